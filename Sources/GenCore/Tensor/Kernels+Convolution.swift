@@ -1,0 +1,240 @@
+import Foundation
+
+/// The sizes of one 2-D convolution, seen from the convolution's side: `input` is
+/// `[batch, inChannels, height, width]`, the weight `[outChannels, inChannels / groups, kernelHeight,
+/// kernelWidth]`, the output `[batch, outChannels, outHeight, outWidth]`.
+///
+/// A transposed convolution is the same geometry with the roles of input and output exchanged,
+/// so the three kernels below serve both layers.
+struct ConvGeometry: Equatable {
+    var batch: Int
+    var inChannels: Int, height: Int, width: Int
+    var outChannels: Int, outHeight: Int, outWidth: Int
+    var kernelHeight: Int, kernelWidth: Int
+    var strideH: Int, strideW: Int
+    var padH: Int, padW: Int
+    var dilationH: Int, dilationW: Int
+    var groups: Int
+
+    var inPerGroup: Int { inChannels / groups }
+    var outPerGroup: Int { outChannels / groups }
+    /// Rows of the unfolded (im2col) matrix of one group: `inPerGroup × kh × kw`.
+    var patchSize: Int { inPerGroup * kernelHeight * kernelWidth }
+    var outPlane: Int { outHeight * outWidth }
+    var inPlane: Int { height * width }
+
+    /// How many samples to unfold at once so that one GEMM has enough columns to run well.
+    var samplesPerChunk: Int {
+        let columns = max(outPlane, 1)
+        let byWidth = max(1, 2048 / columns)
+        let byMemory = max(1, (8 << 20) / max(1, patchSize * columns * 4))
+        return min(batch, byWidth, byMemory)
+    }
+}
+
+extension Kernels {
+    /// Unfolds one group of one sample into columns `[patchSize, outPlane]` of a matrix whose
+    /// rows are `rowStride` long (several samples sit side by side in one matrix).
+    static func im2col(
+        _ input: UnsafePointer<Float>, _ g: ConvGeometry,
+        into columns: UnsafeMutablePointer<Float>, rowStride: Int
+    ) {
+        let kh = g.kernelHeight, kw = g.kernelWidth
+        Threads.parallelFor(g.patchSize, costPerItem: g.outPlane) { rows in
+            for row in rows {
+                let c = row / (kh * kw), i = (row / kw) % kh, j = row % kw
+                let plane = input + c * g.inPlane
+                let target = columns + row * rowStride
+                for oh in 0..<g.outHeight {
+                    let ih = oh * g.strideH - g.padH + i * g.dilationH
+                    let out = target + oh * g.outWidth
+                    if ih < 0 || ih >= g.height {
+                        out.update(repeating: 0, count: g.outWidth)
+                        continue
+                    }
+                    let line = plane + ih * g.width
+                    let shift = j * g.dilationW - g.padW
+                    if g.strideW == 1 {
+                        // Valid ow: 0 ≤ ow + shift < width.
+                        let first = max(0, -shift), last = min(g.outWidth, g.width - shift)
+                        if first > 0 { out.update(repeating: 0, count: min(first, g.outWidth)) }
+                        if last > first { (out + first).update(from: line + first + shift, count: last - first) }
+                        if last < g.outWidth { (out + max(last, 0)).update(repeating: 0, count: g.outWidth - max(last, 0)) }
+                    } else {
+                        for ow in 0..<g.outWidth {
+                            let iw = ow * g.strideW + shift
+                            out[ow] = iw >= 0 && iw < g.width ? line[iw] : 0
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The adjoint of ``im2col``: adds the columns back into one group of one sample.
+    static func col2im(
+        _ columns: UnsafePointer<Float>, _ g: ConvGeometry, rowStride: Int,
+        into input: UnsafeMutablePointer<Float>
+    ) {
+        let kh = g.kernelHeight, kw = g.kernelWidth
+        // Each channel's plane is written only by its own rows, so channels split over threads.
+        Threads.parallelFor(g.inPerGroup, costPerItem: kh * kw * g.outPlane) { channels in
+            for c in channels {
+                let plane = input + c * g.inPlane
+                for i in 0..<kh {
+                    for j in 0..<kw {
+                        let source = columns + ((c * kh + i) * kw + j) * rowStride
+                        let shift = j * g.dilationW - g.padW
+                        for oh in 0..<g.outHeight {
+                            let ih = oh * g.strideH - g.padH + i * g.dilationH
+                            if ih < 0 || ih >= g.height { continue }
+                            let line = plane + ih * g.width
+                            let src = source + oh * g.outWidth
+                            for ow in 0..<g.outWidth {
+                                let iw = ow * g.strideW + shift
+                                if iw >= 0 && iw < g.width { line[iw] += src[ow] }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Convolution: `[N, C, H, W] ⊛ [O, C/g, kh, kw] (+ bias [O]) → [N, O, OH, OW]`.
+    static func convolve(_ input: Tensor, _ weight: Tensor, bias: Tensor?, _ g: ConvGeometry) -> Tensor {
+        let output = Tensor(uninitializedShape: [g.batch, g.outChannels, g.outHeight, g.outWidth])
+        let chunk = g.samplesPerChunk
+        let columnsPerChunk = chunk * g.outPlane
+        let columns = TensorStorage(uninitializedCount: g.patchSize * columnsPerChunk)
+        let product = chunk > 1 ? TensorStorage(uninitializedCount: g.outPerGroup * columnsPerChunk) : nil
+        for first in stride(from: 0, to: g.batch, by: chunk) {
+            let samples = min(chunk, g.batch - first)
+            let width = samples * g.outPlane
+            for group in 0..<g.groups {
+                for s in 0..<samples {
+                    let source = input.pointer + ((first + s) * g.inChannels + group * g.inPerGroup) * g.inPlane
+                    im2col(source, g, into: columns.pointer + s * g.outPlane, rowStride: width)
+                }
+                let weights = weight.pointer + group * g.outPerGroup * g.patchSize
+                if let product {
+                    sgemm(transposeA: false, transposeB: false, m: g.outPerGroup, n: width, k: g.patchSize,
+                          a: weights, lda: g.patchSize, b: columns.pointer, ldb: width, c: product.pointer, ldc: width)
+                    for s in 0..<samples {
+                        for o in 0..<g.outPerGroup {
+                            let target = output.pointer + ((first + s) * g.outChannels + group * g.outPerGroup + o) * g.outPlane
+                            target.update(from: product.pointer + o * width + s * g.outPlane, count: g.outPlane)
+                        }
+                    }
+                } else {
+                    let target = output.pointer + (first * g.outChannels + group * g.outPerGroup) * g.outPlane
+                    sgemm(transposeA: false, transposeB: false, m: g.outPerGroup, n: width, k: g.patchSize,
+                          a: weights, lda: g.patchSize, b: columns.pointer, ldb: width, c: target, ldc: width)
+                }
+            }
+        }
+        if let bias { addChannelBias(output, bias) }
+        return output
+    }
+
+    /// The gradient of ``convolve(_:_:bias:_:)`` with respect to its input: `[N, O, OH, OW] → [N, C, H, W]`.
+    /// It is also the forward pass of a transposed convolution.
+    static func convolveBackwardInput(_ gradOutput: Tensor, _ weight: Tensor, _ g: ConvGeometry) -> Tensor {
+        let gradInput = Tensor(shape: [g.batch, g.inChannels, g.height, g.width],
+                               storage: TensorStorage(count: g.batch * g.inChannels * g.inPlane, repeating: 0))
+        let chunk = g.samplesPerChunk
+        let columnsPerChunk = chunk * g.outPlane
+        let columns = TensorStorage(uninitializedCount: g.patchSize * columnsPerChunk)
+        let gathered = chunk > 1 ? TensorStorage(uninitializedCount: g.outPerGroup * columnsPerChunk) : nil
+        for first in stride(from: 0, to: g.batch, by: chunk) {
+            let samples = min(chunk, g.batch - first)
+            let width = samples * g.outPlane
+            for group in 0..<g.groups {
+                let gradient: UnsafePointer<Float>
+                if let gathered {
+                    for s in 0..<samples {
+                        for o in 0..<g.outPerGroup {
+                            let source = gradOutput.pointer + ((first + s) * g.outChannels + group * g.outPerGroup + o) * g.outPlane
+                            (gathered.pointer + o * width + s * g.outPlane).update(from: source, count: g.outPlane)
+                        }
+                    }
+                    gradient = UnsafePointer(gathered.pointer)
+                } else {
+                    gradient = UnsafePointer(gradOutput.pointer + (first * g.outChannels + group * g.outPerGroup) * g.outPlane)
+                }
+                let weights = weight.pointer + group * g.outPerGroup * g.patchSize
+                sgemm(transposeA: true, transposeB: false, m: g.patchSize, n: width, k: g.outPerGroup,
+                      a: weights, lda: g.patchSize, b: gradient, ldb: width, c: columns.pointer, ldc: width)
+                for s in 0..<samples {
+                    let target = gradInput.pointer + ((first + s) * g.inChannels + group * g.inPerGroup) * g.inPlane
+                    col2im(columns.pointer + s * g.outPlane, g, rowStride: width, into: target)
+                }
+            }
+        }
+        return gradInput
+    }
+
+    /// The gradient of ``convolve(_:_:bias:_:)`` with respect to its weight: `[O, C/g, kh, kw]`.
+    static func convolveBackwardWeight(_ input: Tensor, _ gradOutput: Tensor, _ g: ConvGeometry) -> Tensor {
+        let gradWeight = Tensor(shape: [g.outChannels, g.inPerGroup, g.kernelHeight, g.kernelWidth],
+                                storage: TensorStorage(count: g.outChannels * g.patchSize, repeating: 0))
+        let chunk = g.samplesPerChunk
+        let columnsPerChunk = chunk * g.outPlane
+        let columns = TensorStorage(uninitializedCount: g.patchSize * columnsPerChunk)
+        let gathered = chunk > 1 ? TensorStorage(uninitializedCount: g.outPerGroup * columnsPerChunk) : nil
+        for first in stride(from: 0, to: g.batch, by: chunk) {
+            let samples = min(chunk, g.batch - first)
+            let width = samples * g.outPlane
+            for group in 0..<g.groups {
+                for s in 0..<samples {
+                    let source = input.pointer + ((first + s) * g.inChannels + group * g.inPerGroup) * g.inPlane
+                    im2col(source, g, into: columns.pointer + s * g.outPlane, rowStride: width)
+                }
+                let gradient: UnsafePointer<Float>
+                if let gathered {
+                    for s in 0..<samples {
+                        for o in 0..<g.outPerGroup {
+                            let source = gradOutput.pointer + ((first + s) * g.outChannels + group * g.outPerGroup + o) * g.outPlane
+                            (gathered.pointer + o * width + s * g.outPlane).update(from: source, count: g.outPlane)
+                        }
+                    }
+                    gradient = UnsafePointer(gathered.pointer)
+                } else {
+                    gradient = UnsafePointer(gradOutput.pointer + (first * g.outChannels + group * g.outPerGroup) * g.outPlane)
+                }
+                sgemm(transposeA: false, transposeB: true, m: g.outPerGroup, n: g.patchSize, k: width,
+                      a: gradient, lda: width, b: columns.pointer, ldb: width,
+                      beta: 1, c: gradWeight.pointer + group * g.outPerGroup * g.patchSize, ldc: g.patchSize)
+            }
+        }
+        return gradWeight
+    }
+
+    /// Adds `bias[c]` to every element of channel `c` of `[N, C, …]` in place.
+    static func addChannelBias(_ x: Tensor, _ bias: Tensor) {
+        let channels = x.shape[1], plane = x.shape.dropFirst(2).reduce(1, *)
+        let p = x.pointer, b = bias.pointer
+        Threads.parallelFor(x.shape[0] * channels, costPerItem: plane) { range in
+            for row in range {
+                let value = b[row % channels], q = p + row * plane
+                for i in 0..<plane { q[i] += value }
+            }
+        }
+    }
+
+    /// Sums `[N, C, …]` over every axis but the channel axis: `[C]`.
+    static func sumPerChannel(_ x: Tensor) -> Tensor {
+        let channels = x.shape[1], plane = x.shape.dropFirst(2).reduce(1, *)
+        let result = Tensor(shape: [channels], storage: TensorStorage(count: channels, repeating: 0))
+        let p = x.pointer, out = result.pointer
+        for n in 0..<x.shape[0] {
+            for c in 0..<channels {
+                let q = p + (n * channels + c) * plane
+                var total: Float = 0
+                for i in 0..<plane { total += q[i] }
+                out[c] += total
+            }
+        }
+        return result
+    }
+}

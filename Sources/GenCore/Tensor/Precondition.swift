@@ -1,0 +1,10 @@
+/// Stops with `message` when a library function is misused (mismatched shapes, an axis out of
+/// range). Unlike `precondition`, the message is printed in optimized builds too, so the user
+/// learns which op and which shapes were wrong.
+@inline(__always)
+func require(
+    _ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String,
+    file: StaticString = #fileID, line: UInt = #line
+) {
+    if !condition() { fatalError(message(), file: file, line: line) }
+}

@@ -1,0 +1,12 @@
+import ArgumentParser
+import GenCore
+
+struct Gen: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gen",
+        abstract: "Train generative models of images on the CPU: diffusion, VAE, flows and GANs.",
+        version: GenCore.version,
+        subcommands: [Info.self])
+}
+
+Gen.main()

@@ -1,0 +1,232 @@
+import Foundation
+import GenCore
+import Testing
+
+@Suite("Tensor forward values")
+struct TensorTests {
+    @Test func broadcastingArithmetic() {
+        let a = Tensor([1, 2, 3, 4, 5, 6], shape: [2, 3])
+        let b = Tensor([10, 20, 30], shape: [3])
+        #expect((a + b).scalars == [11, 22, 33, 14, 25, 36])
+        #expect((a * Tensor([2, 3], shape: [2, 1])).scalars == [2, 4, 6, 12, 15, 18])
+        #expect((Tensor([1], shape: [1, 1]) - a).shape == [2, 3])
+        #expect((a / 2).scalars == [0.5, 1, 1.5, 2, 2.5, 3])
+        #expect((1 - a).scalars == [0, -1, -2, -3, -4, -5])
+        // broadcasting over a middle axis: [2, 1, 3] with [4, 1]
+        let c = Tensor((0..<6).map(Float.init), shape: [2, 1, 3]) + Tensor([0, 100, 200, 300], shape: [4, 1])
+        #expect(c.shape == [2, 4, 3])
+        #expect(c[1, 2, 1] == 204)
+    }
+
+    @Test func elementFunctions() {
+        let x = Tensor([-2, -0.5, 0, 0.5, 2])
+        #expect(x.abs().scalars == [2, 0.5, 0, 0.5, 2])
+        #expect(x.relu().scalars == [0, 0, 0, 0.5, 2])
+        #expect(x.clamped(-1, 1).scalars == [-1, -0.5, 0, 0.5, 1])
+        #expect(allClose(x.exp().log(), x, atol: 1e-6))
+        #expect(allClose(x.sigmoid(), Tensor(x.scalars.map { 1 / (1 + exp(-$0)) })))
+        #expect(allClose(x.tanh(), Tensor(x.scalars.map { tanh($0) })))
+        #expect(allClose(x.softplus(), Tensor(x.scalars.map { log(1 + exp($0)) })))
+        #expect(allClose(Tensor([4, 9]).sqrt(), Tensor([2, 3])))
+        #expect(allClose(Tensor([2, 3]).pow(Tensor([3, 2])), Tensor([8, 9])))
+        #expect(Tensor([Float(1000)]).sigmoid().item == 1)
+        #expect(Tensor([Float(-1000)]).softplus().item == 0)
+        #expect(Tensor([Float(1000)]).softplus().item == 1000)
+    }
+
+    @Test func comparisonsAndWhere() {
+        let a = Tensor([1, 5, 3]), b = Tensor([2, 5, 1])
+        #expect(a.less(b).scalars == [1, 0, 0])
+        #expect(a.greaterOrEqual(b).scalars == [0, 1, 1])
+        #expect(a.equal(b).scalars == [0, 1, 0])
+        #expect(Tensor.where(a.greater(b), a, Tensor(0)).scalars == [0, 0, 3])
+        #expect(a.maximum(b).scalars == [2, 5, 3])
+        #expect(a.minimum(b).scalars == [1, 5, 1])
+    }
+
+    @Test func reductions() {
+        let x = Tensor((0..<24).map(Float.init), shape: [2, 3, 4])
+        #expect(x.sum().item == 276)
+        #expect(x.sum(axes: [1]).scalars == [12, 15, 18, 21, 48, 51, 54, 57])
+        #expect(x.sum(axes: [0, 2], keepingDimensions: true).shape == [1, 3, 1])
+        #expect(x.sum(axes: [0, 2]).scalars == [60, 92, 124])
+        #expect(x.sum(axes: [-1]).scalars == [6, 22, 38, 54, 70, 86])
+        #expect(x.mean(axes: [1, 2]).scalars == [5.5, 17.5])
+        #expect(x.max(axes: [1]).scalars == [8, 9, 10, 11, 20, 21, 22, 23])
+        #expect(x.max().item == 23)
+        #expect(abs(Tensor([1, 2, 3, 4]).variance().item - 1.25) < 1e-6)
+        let lse = Tensor([1000, 1000]).logSumExp()
+        #expect(abs(lse.item - (1000 + log(2))) < 1e-3)
+        #expect(Tensor([-Float.infinity, -Float.infinity]).logSumExp().item == -.infinity)
+        let softmax = Tensor([1, 2, 3, 1, 1, 1], shape: [2, 3]).softmax(axis: 1)
+        #expect(allClose(softmax.sum(axes: [1]), Tensor([1, 1])))
+    }
+
+    @Test func largeSumIsAccurate() {
+        // 2²⁰ ones plus one: a float running sum would stall; the kernel accumulates in double.
+        let x = Tensor.full([1 << 22], 0.1)
+        #expect(abs(x.sum().item - 419_430.4) < 0.05)
+    }
+
+    @Test func layout() {
+        let x = Tensor((0..<24).map(Float.init), shape: [2, 3, 4])
+        let p = x.permuted([2, 0, 1])
+        #expect(p.shape == [4, 2, 3])
+        #expect(p[3, 1, 2] == x[1, 2, 3])
+        #expect(x.transposed(0, 2)[3, 1, 0] == x[0, 1, 3])
+        #expect(x.reshaped([4, -1]).shape == [4, 6])
+        #expect(x.slice(axis: 2, start: 1, count: 2).scalars.prefix(4) == [1, 2, 5, 6])
+        #expect(x.slice(start: [0, 0, 0], count: [1, 2, 2], step: [1, 2, 3]).scalars == [0, 3, 8, 11])
+        let parts = x.split(sizes: [1, 2], axis: 1)
+        #expect(parts[1].shape == [2, 2, 4])
+        #expect(Tensor.concatenate(parts, axis: 1).isIdentical(to: x))
+        #expect(Tensor.concatenate(x.chunked(2, axis: 2), axis: 2).isIdentical(to: x))
+        let padded = Tensor([1, 2, 3, 4], shape: [2, 2]).padded([(1, 0), (0, 2)], value: -1)
+        #expect(padded.shape == [3, 4])
+        #expect(padded.scalars == [-1, -1, -1, -1, 1, 2, -1, -1, 3, 4, -1, -1])
+        #expect(Tensor([1, 2], shape: [2, 1]).broadcast(to: [2, 3]).scalars == [1, 1, 1, 2, 2, 2])
+        #expect(x[rows: [1, 0]].sample(0).isIdentical(to: x.sample(1)))
+        #expect(x.flattened().shape == [2, 12])
+        #expect(x.expandingDimension(at: 1).squeezingDimension(at: 1).shape == [2, 3, 4])
+    }
+
+    @Test func creation() {
+        #expect(Tensor.arange(0, 1, step: 0.25).scalars == [0, 0.25, 0.5, 0.75])
+        #expect(Tensor.linspace(-1, 1, count: 5).scalars == [-1, -0.5, 0, 0.5, 1])
+        #expect(Tensor.oneHot([2, 0], classes: 3).scalars == [0, 0, 1, 1, 0, 0])
+        #expect(Tensor.full([2, 2], 7).scalars == [7, 7, 7, 7])
+        #expect(Tensor.zeros([0, 3]).count == 0)
+        #expect(Tensor(3).shape == [])
+    }
+
+    /// Matrix products against a naive triple loop.
+    @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
+    func matmulMatchesNaive(transposeA: Bool, transposeB: Bool) {
+        let (m, k, n) = (5, 7, 3)
+        let a = randn(transposeA ? [2, k, m] : [2, m, k]), b = randn(transposeB ? [2, n, k] : [2, k, n], seed: 2)
+        let c = a.matmul(b, transposeA: transposeA, transposeB: transposeB)
+        #expect(c.shape == [2, m, n])
+        for batch in 0..<2 {
+            for i in 0..<m {
+                for j in 0..<n {
+                    var total: Float = 0
+                    for l in 0..<k {
+                        total += (transposeA ? a[batch, l, i] : a[batch, i, l]) * (transposeB ? b[batch, j, l] : b[batch, l, j])
+                    }
+                    #expect(abs(c[batch, i, j] - total) < 1e-4)
+                }
+            }
+        }
+    }
+
+    /// Convolutions against a direct nested-loop definition, over odd geometries.
+    @Test(arguments: [
+        ConvCase(batch: 1, inChannels: 3, outChannels: 4, height: 7, width: 5, kernel: (3, 3), stride: (1, 1), padding: (1, 1), dilation: (1, 1), groups: 1),
+        ConvCase(batch: 3, inChannels: 4, outChannels: 6, height: 9, width: 8, kernel: (3, 2), stride: (2, 2), padding: (1, 0), dilation: (1, 1), groups: 2),
+        ConvCase(batch: 2, inChannels: 2, outChannels: 2, height: 8, width: 8, kernel: (3, 3), stride: (1, 2), padding: (2, 2), dilation: (2, 2), groups: 2),
+        ConvCase(batch: 70, inChannels: 2, outChannels: 3, height: 4, width: 4, kernel: (1, 1), stride: (1, 1), padding: (0, 0), dilation: (1, 1), groups: 1),
+    ])
+    func conv2dMatchesDirect(_ c: ConvCase) {
+        let x = randn([c.batch, c.inChannels, c.height, c.width])
+        let w = randn([c.outChannels, c.inChannels / c.groups, c.kernel.0, c.kernel.1], seed: 2)
+        let bias = randn([c.outChannels], seed: 3)
+        let y = x.conv2d(weight: w, bias: bias, stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups)
+        let (oh, ow) = (y.shape[2], y.shape[3])
+        #expect(oh == (c.height + 2 * c.padding.0 - c.dilation.0 * (c.kernel.0 - 1) - 1) / c.stride.0 + 1)
+        let inPer = c.inChannels / c.groups, outPer = c.outChannels / c.groups
+        var worst: Float = 0
+        for n in 0..<c.batch {
+            for o in 0..<c.outChannels {
+                let g = o / outPer
+                for i in 0..<oh {
+                    for j in 0..<ow {
+                        var total = bias[o]
+                        for ci in 0..<inPer {
+                            for ki in 0..<c.kernel.0 {
+                                for kj in 0..<c.kernel.1 {
+                                    let h = i * c.stride.0 - c.padding.0 + ki * c.dilation.0
+                                    let v = j * c.stride.1 - c.padding.1 + kj * c.dilation.1
+                                    if h >= 0 && h < c.height && v >= 0 && v < c.width {
+                                        total += x[n, g * inPer + ci, h, v] * w[o, ci, ki, kj]
+                                    }
+                                }
+                            }
+                        }
+                        worst = max(worst, abs(total - y[n, o, i, j]))
+                    }
+                }
+            }
+        }
+        #expect(worst < 1e-4)
+    }
+
+    /// A transposed convolution is the adjoint of a convolution: ⟨conv(x), y⟩ = ⟨x, convᵀ(y)⟩.
+    @Test func convTransposeIsAdjointOfConv() {
+        let w = randn([6, 2, 3, 3], seed: 2)
+        let x = randn([2, 4, 9, 7])
+        let y = x.conv2d(weight: w, stride: (2, 2), padding: (1, 1), groups: 2)
+        let z = randn(y.shape, seed: 3)
+        let back = z.convTranspose2d(weight: w, stride: (2, 2), padding: (1, 1), groups: 2)
+        #expect(back.shape == x.shape)
+        let left = (y * z).sum().item, right = (x * back).sum().item
+        #expect(abs(left - right) < 1e-3 * max(1, abs(left)))
+    }
+
+    @Test func pooling() {
+        let x = Tensor((0..<16).map(Float.init), shape: [1, 1, 4, 4])
+        #expect(x.maxPool2d(kernel: (2, 2)).scalars == [5, 7, 13, 15])
+        #expect(x.avgPool2d(kernel: (2, 2)).scalars == [2.5, 4.5, 10.5, 12.5])
+        let up = Tensor([1, 2, 3, 4], shape: [1, 1, 2, 2]).upsampleNearest()
+        #expect(up.scalars == [1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4])
+        // zero padding counts in the average (count_include_pad, PyTorch's default)
+        #expect(Tensor.ones([1, 1, 2, 2]).avgPool2d(kernel: (2, 2), stride: (1, 1), padding: (1, 1))[0, 0, 0, 0] == 0.25)
+    }
+
+    @Test func parallelKernelsAgreeWithOneThread() {
+        let x = randn([64, 32, 14, 14]), w = randn([32, 32, 3, 3], seed: 2)
+        let many = x.conv2d(weight: w, padding: (1, 1)).silu().sum(axes: [0, 2, 3])
+        Threads.set(1)
+        let one = x.conv2d(weight: w, padding: (1, 1)).silu().sum(axes: [0, 2, 3])
+        Threads.set(ProcessInfo.processInfo.activeProcessorCount)
+        #expect(allClose(many, one, rtol: 1e-4, atol: 1e-3))
+    }
+}
+
+struct ConvCase: Sendable, CustomTestStringConvertible {
+    var batch: Int, inChannels: Int, outChannels: Int, height: Int, width: Int
+    var kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int), dilation: (Int, Int), groups: Int
+    var testDescription: String {
+        "N\(batch) C\(inChannels)→\(outChannels) \(height)×\(width) k\(kernel) s\(stride) p\(padding) d\(dilation) g\(groups)"
+    }
+}
+
+@Suite("Random numbers")
+struct RandomTests {
+    @Test func seededStreamsAreReproducibleAndIndependent() {
+        let a = Tensor.randomNormal([100], using: RandomGenerator(seed: 7, stream: .noise))
+        let b = Tensor.randomNormal([100], using: RandomGenerator(seed: 7, stream: .noise))
+        let c = Tensor.randomNormal([100], using: RandomGenerator(seed: 7, stream: .dataOrder))
+        #expect(a.isIdentical(to: b))
+        #expect(!a.isIdentical(to: c))
+    }
+
+    @Test func stateRestoresTheStream() {
+        let generator = RandomGenerator(seed: 3)
+        _ = generator.next()
+        let saved = generator.state
+        let first = Tensor.randomUniform([10], using: generator)
+        generator.state = saved
+        #expect(Tensor.randomUniform([10], using: generator).isIdentical(to: first))
+    }
+
+    @Test func moments() {
+        let normal = Tensor.randomNormal([200_000], mean: 1, std: 2, using: RandomGenerator(seed: 1))
+        #expect(abs(normal.mean().item - 1) < 0.02)
+        #expect(abs(normal.variance().item.squareRoot() - 2) < 0.02)
+        let uniform = Tensor.randomUniform([200_000], low: -1, high: 3, using: RandomGenerator(seed: 1))
+        #expect(abs(uniform.mean().item - 1) < 0.02)
+        #expect(uniform.max().item < 3 && (-uniform).max().item <= 1)
+        let permutation = RandomGenerator(seed: 1).permutation(50)
+        #expect(permutation.sorted() == Array(0..<50) && permutation != Array(0..<50))
+    }
+}
