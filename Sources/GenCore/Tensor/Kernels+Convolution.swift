@@ -90,9 +90,18 @@ extension Kernels {
                             if ih < 0 || ih >= g.height { continue }
                             let line = plane + ih * g.width
                             let src = source + oh * g.outWidth
-                            for ow in 0..<g.outWidth {
-                                let iw = ow * g.strideW + shift
-                                if iw >= 0 && iw < g.width { line[iw] += src[ow] }
+                            if g.strideW == 1 {
+                                // Valid ow: 0 ≤ ow + shift < width; a plain vectorizable add.
+                                let first = max(0, -shift), last = min(g.outWidth, g.width - shift)
+                                if last > first {
+                                    let target = line + shift
+                                    for ow in first..<last { target[ow] += src[ow] }
+                                }
+                            } else {
+                                for ow in 0..<g.outWidth {
+                                    let iw = ow * g.strideW + shift
+                                    if iw >= 0 && iw < g.width { line[iw] += src[ow] }
+                                }
                             }
                         }
                     }
