@@ -17,4 +17,8 @@ static inline hid_t gen_H5T_NATIVE_INT64(void) { return H5T_NATIVE_INT64; }
 static inline hid_t gen_H5T_NATIVE_FLOAT(void) { return H5T_NATIVE_FLOAT; }
 static inline hid_t gen_H5T_NATIVE_DOUBLE(void) { return H5T_NATIVE_DOUBLE; }
 static inline hid_t gen_H5E_DEFAULT(void) { return H5E_DEFAULT; }
+static inline hid_t gen_H5T_C_S1(void) { return H5T_C_S1; }
+static inline hid_t gen_H5P_DATASET_ACCESS(void) { return H5P_DATASET_ACCESS; }
+static inline hsize_t gen_H5S_UNLIMITED(void) { return H5S_UNLIMITED; }
+static inline size_t gen_H5T_VARIABLE(void) { return H5T_VARIABLE; }
 #endif

@@ -1,0 +1,107 @@
+/// Where a loader is in its stream of batches: enough to continue exactly after a restart.
+public struct LoaderPosition: Sendable, Codable, Equatable {
+    /// Completed epochs.
+    public var epoch: Int
+    /// Batches already served in the current epoch.
+    public var batch: Int
+
+    public init(epoch: Int = 0, batch: Int = 0) {
+        self.epoch = epoch
+        self.batch = batch
+    }
+}
+
+/// One mini-batch: images `[batch, channels, height, width]` and their labels, if any.
+public struct Batch {
+    public var images: Tensor
+    public var labels: [Int]?
+    /// The rows of the dataset the batch holds.
+    public var indices: [Int]
+}
+
+/// Serves seeded, shuffled mini-batches of an ``HDF5Dataset``, epoch after epoch.
+///
+/// The order of epoch `e` depends only on the seed and `e`: consecutive rows are grouped in
+/// blocks (one HDF5 chunk each when the data is chunked), the blocks are shuffled, and images are
+/// shuffled within windows of several blocks. Each batch thus touches a few chunks, each chunk
+/// is decompressed about once per window, and memory stays bounded by the batch and HDF5's
+/// chunk cache, never by the file. ``position`` saved in a checkpoint resumes the exact stream.
+public final class BatchLoader {
+    public let dataset: HDF5Dataset
+    /// The rows served (all rows, or one side of a train/test split), sorted.
+    public let rows: [Int]
+    public let batchSize: Int
+    public let shuffle: Bool
+    public let seed: UInt64
+    public let pixelRange: PixelRange
+    public let dropLast: Bool
+    /// Where the next batch comes from.
+    public var position: LoaderPosition {
+        didSet { order = nil }
+    }
+
+    private let blockSize: Int
+    private let windowBlocks: Int
+    private var order: [Int]?
+
+    public init(
+        dataset: HDF5Dataset, rows: [Int]? = nil, batchSize: Int, shuffle: Bool = true, seed: UInt64 = 0,
+        pixelRange: PixelRange, dropLast: Bool = true, windowBlocks: Int = 16
+    ) {
+        let rows = rows?.sorted() ?? Array(0..<dataset.count)
+        require(batchSize >= 1, "BatchLoader: batch size must be at least 1")
+        require(!rows.isEmpty && (!dropLast || rows.count >= batchSize),
+                "BatchLoader: \(rows.count) images cannot fill a batch of \(batchSize)")
+        self.dataset = dataset
+        self.rows = rows
+        self.batchSize = batchSize
+        self.shuffle = shuffle
+        self.seed = seed
+        self.pixelRange = pixelRange
+        self.dropLast = dropLast
+        self.windowBlocks = max(1, windowBlocks)
+        blockSize = max(1, dataset.rowsPerChunk ?? 64)
+        position = LoaderPosition()
+    }
+
+    /// Batches in one epoch.
+    public var batchesPerEpoch: Int { dropLast ? rows.count / batchSize : (rows.count + batchSize - 1) / batchSize }
+
+    /// The next batch, moving to the next epoch when this one is done.
+    public func next() throws -> Batch {
+        if position.batch >= batchesPerEpoch { position = LoaderPosition(epoch: position.epoch + 1, batch: 0) }
+        let order = self.order ?? epochOrder(position.epoch)
+        self.order = order
+        let start = position.batch * batchSize
+        let indices = Array(order[start..<min(start + batchSize, order.count)])
+        let images = try dataset.images(at: indices, scaledTo: pixelRange)
+        let labels = try dataset.labels(at: indices)
+        let next = LoaderPosition(epoch: position.epoch, batch: position.batch + 1)
+        position = next
+        self.order = order
+        return Batch(images: images, labels: labels, indices: indices)
+    }
+
+    /// The order of rows in epoch `epoch`.
+    public func epochOrder(_ epoch: Int) -> [Int] {
+        guard shuffle else { return rows }
+        let generator = RandomGenerator(seed: seed &+ UInt64(epoch) &* 0x9E37_79B9, stream: .dataOrder)
+        let blocks = stride(from: 0, to: rows.count, by: blockSize).map { Array(rows[$0..<min($0 + blockSize, rows.count)]) }
+        let shuffledBlocks = generator.permutation(blocks.count).map { blocks[$0] }
+        var order: [Int] = []
+        order.reserveCapacity(rows.count)
+        for first in stride(from: 0, to: shuffledBlocks.count, by: windowBlocks) {
+            let window = shuffledBlocks[first..<min(first + windowBlocks, shuffledBlocks.count)].flatMap { $0 }
+            order += generator.permutation(window.count).map { window[$0] }
+        }
+        return order
+    }
+
+    /// A seeded split of `count` rows into a training and a held-out test part.
+    public static func split(count: Int, testFraction: Double, seed: UInt64) -> (train: [Int], test: [Int]) {
+        require(testFraction >= 0 && testFraction < 1, "BatchLoader.split: test fraction \(testFraction) must be in [0, 1)")
+        let permutation = RandomGenerator(seed: seed, stream: .init(rawValue: 0x5eed)).permutation(count)
+        let testCount = Int((Double(count) * testFraction).rounded())
+        return (permutation[testCount...].sorted(), permutation[..<testCount].sorted())
+    }
+}

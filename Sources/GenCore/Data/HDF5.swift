@@ -1,0 +1,91 @@
+import CHDF5
+import Foundation
+
+/// A thin, checked layer over the HDF5 C API.
+///
+/// HDF5 (as Debian builds it) is not thread-safe, and its authors state that it is not built to
+/// read hostile files safely. So every call goes through ``HDF5/call(_:)`` under one lock, every
+/// return value is checked, HDF5's own printing to stderr is off, filter plugins are never
+/// loaded, and external links are never followed. Failures become ``DataError/hdf5(_:_:)``
+/// errors carrying the messages of HDF5's error stack.
+enum HDF5 {
+    private static let lock = NSRecursiveLock()
+    nonisolated(unsafe) private static var configured = false
+
+    /// Runs `body` holding the HDF5 lock, after the one-time library set-up.
+    static func call<R>(_ body: () throws -> R) rethrows -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        if !configured {
+            configured = true
+            H5open()
+            // No printing to stderr: errors are read from the stack and thrown.
+            H5Eset_auto2(gen_H5E_DEFAULT(), nil, nil)
+            // No dynamically loaded filters: only the built-in ones (gzip, shuffle, …).
+            H5PLset_loading_state(0)
+        }
+        return try body()
+    }
+
+    /// The messages on HDF5's current error stack, innermost last, then clears it.
+    static func errorStack() -> String {
+        final class Messages { var lines: [String] = [] }
+        let messages = Messages()
+        let context = Unmanaged.passUnretained(messages).toOpaque()
+        H5Ewalk2(gen_H5E_DEFAULT(), H5E_WALK_DOWNWARD, { _, description, context in
+            guard let description, let context else { return 0 }
+            let messages = Unmanaged<Messages>.fromOpaque(context).takeUnretainedValue()
+            if let text = description.pointee.desc.map({ String(cString: $0) }), !text.isEmpty {
+                messages.lines.append(text)
+            }
+            return 0
+        }, context)
+        H5Eclear2(gen_H5E_DEFAULT())
+        var seen = Set<String>()
+        return messages.lines.filter { seen.insert($0).inserted }.joined(separator: "; ")
+    }
+
+    /// Checks a returned identifier: negative means failure.
+    static func check(_ id: hid_t, _ file: String, _ what: String) throws -> hid_t {
+        guard id >= 0 else { throw DataError.hdf5(file, "\(what): \(errorStack())") }
+        return id
+    }
+
+    /// Checks a returned status: negative means failure.
+    static func check(_ status: herr_t, _ file: String, _ what: String) throws {
+        guard status >= 0 else { throw DataError.hdf5(file, "\(what): \(errorStack())") }
+    }
+
+    /// A file access property list that refuses to traverse external links.
+    static func linkAccessRefusingExternalLinks(_ file: String) throws -> hid_t {
+        let list = try check(H5Pcreate(gen_H5P_LINK_ACCESS()), file, "cannot create link access properties")
+        try check(H5Pset_elink_cb(list, { _, _, _, _, _, _, _ in -1 }, nil), file, "cannot restrict external links")
+        return list
+    }
+}
+
+/// An open HDF5 object identifier, closed when released.
+final class HDF5Handle {
+    enum Kind { case file, dataset, dataspace, datatype, propertyList, group, attribute }
+    let id: hid_t
+    let kind: Kind
+
+    init(_ id: hid_t, _ kind: Kind) {
+        self.id = id
+        self.kind = kind
+    }
+
+    deinit {
+        HDF5.call {
+            switch kind {
+            case .file: _ = H5Fclose(id)
+            case .dataset: _ = H5Dclose(id)
+            case .dataspace: _ = H5Sclose(id)
+            case .datatype: _ = H5Tclose(id)
+            case .propertyList: _ = H5Pclose(id)
+            case .group: _ = H5Gclose(id)
+            case .attribute: _ = H5Aclose(id)
+            }
+        }
+    }
+}
