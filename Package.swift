@@ -23,7 +23,11 @@ let package = Package(
             name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
             providers: [.apt(["libpng-dev"])]),
 
-        .target(name: "GenCore", dependencies: ["CBLAS", "CHDF5", "CPNG"]),
+        .systemLibrary(
+            name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]),
+
+        .target(name: "GenCore", dependencies: ["CBLAS", "CHDF5", "CPNG", "CZlib"]),
         .executableTarget(
             name: "gen",
             dependencies: [
@@ -31,8 +35,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
-        .testTarget(
-            name: "GenCoreTests", dependencies: ["GenCore"],
-            exclude: []),
+        .testTarget(name: "GenCoreTests", dependencies: ["GenCore"]),
+        .testTarget(name: "genTests", dependencies: ["gen", "GenCore"]),
     ]
 )

@@ -35,8 +35,10 @@ enum HDF5 {
         H5Ewalk2(gen_H5E_DEFAULT(), H5E_WALK_DOWNWARD, { _, description, context in
             guard let description, let context else { return 0 }
             let messages = Unmanaged<Messages>.fromOpaque(context).takeUnretainedValue()
-            if let text = description.pointee.desc.map({ String(cString: $0) }), !text.isEmpty {
-                messages.lines.append(text)
+            if let text = description.pointee.desc.map({ String(cString: $0) }) {
+                // HDF5's messages may span lines; errors are reported on one line.
+                let line = text.split(whereSeparator: \.isNewline).joined(separator: " ").trimmingCharacters(in: .whitespaces)
+                if !line.isEmpty { messages.lines.append(line) }
             }
             return 0
         }, context)

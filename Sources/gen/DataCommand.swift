@@ -1,0 +1,118 @@
+import ArgumentParser
+import Foundation
+import GenCore
+
+/// `gen data`: bring image collections in as HDF5 and look inside HDF5 files.
+struct DataCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "data", abstract: "Import image collections into HDF5 and inspect HDF5 files.",
+        subcommands: [Import.self, Info.self, Scan.self])
+
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Convert IDX (MNIST), CSV, NPY or a folder of PNGs into a chunked, gzip-compressed HDF5 file.")
+
+        @Argument(help: "The source: an IDX file (.gz or plain), a .csv(.gz), a .npy, or a folder of PNG files.")
+        var source: String
+
+        @Option(help: "The HDF5 file to write (datasets 'images', uint8, and 'labels').")
+        var out: String
+
+        @Option(help: "The source format (idx, csv, npy, png); guessed from the name when omitted.")
+        var format: ImportFormat?
+
+        @Option(help: "A separate labels file (IDX or NPY) for IDX and NPY sources.")
+        var labels: String?
+
+        @Option(help: "Where CSV rows keep their label: auto (from the header), first, last or none.")
+        var labelColumn: LabelColumn = .auto
+
+        @Option(help: "Image size of CSV rows as HEIGHTxWIDTH (default: square).")
+        var shape: String?
+
+        @Flag(help: "Overwrite the output file if it exists.")
+        var force = false
+
+        func run() throws {
+            try reportingFailures {
+                var size: (Int, Int)?
+                if let shape {
+                    let parts = shape.lowercased().split(separator: "x").compactMap { Int($0) }
+                    guard parts.count == 2, parts.allSatisfy({ $0 > 0 }) else {
+                        throw Failure(message: "--shape must look like 28x28, got '\(shape)'", code: Exit.usage)
+                    }
+                    size = (parts[0], parts[1])
+                }
+                let options = ImportOptions(format: format, labels: labels.map { URL(fileURLWithPath: $0) },
+                                            labelColumn: labelColumn, imageSize: size, overwrite: force)
+                let summary = try DatasetImporter.run(source: URL(fileURLWithPath: source), to: URL(fileURLWithPath: out), options: options)
+                print("wrote \(out): \(summary.count) images of \(summary.channels)×\(summary.height)×\(summary.width) (uint8)\(summary.labelled ? " with labels" : ""), from \(summary.format.rawValue)")
+            }
+        }
+    }
+
+    struct Info: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print every dataset of an HDF5 file: name, shape, type, chunking, compression and value range.")
+
+        @Argument(help: "The HDF5 file.")
+        var file: String
+
+        func run() throws {
+            try reportingFailures {
+                let datasets = try HDF5Dataset.inventory(of: URL(fileURLWithPath: file))
+                print(file)
+                for info in datasets {
+                    let shape = info.shape.map(String.init).joined(separator: "×")
+                    let chunk = info.chunk.map { "chunks " + $0.map(String.init).joined(separator: "×") } ?? "contiguous"
+                    let filters = info.filters.isEmpty ? "uncompressed" : info.filters.joined(separator: "+")
+                    let range = info.valueRange.map { "values \(format($0.lowerBound))…\(format($0.upperBound))" } ?? ""
+                    print("  \(info.name)  \(shape.isEmpty ? "scalar" : shape)  \(info.typeName)  \(chunk)  \(filters)  \(range)")
+                }
+            }
+        }
+
+        private func format(_ value: Double) -> String {
+            value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(format: "%.4g", value)
+        }
+    }
+}
+
+extension DataCommand {
+    struct Scan: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Read a dataset through once in shuffled mini-batches, as training does; print speed and peak memory.")
+
+        @Argument(help: "The HDF5 file.")
+        var file: String
+
+        @Option(help: "The image dataset's name in the file (default: the one image-like dataset).")
+        var dataset: String?
+
+        @Option(help: "Images per batch.")
+        var batchSize: Int = 128
+
+        func run() throws {
+            try reportingFailures {
+                guard batchSize >= 1 else { throw Failure(message: "--batch-size must be at least 1", code: Exit.usage) }
+                let data = try HDF5Dataset(url: URL(fileURLWithPath: file), options: .init(dataset: dataset))
+                if let note = data.choiceNote { printNote(note) }
+                let loader = BatchLoader(dataset: data, batchSize: min(batchSize, data.count), pixelRange: .symmetric, dropLast: false)
+                let start = Date()
+                var images = 0, total: Double = 0
+                for _ in 0..<loader.batchesPerEpoch {
+                    let batch = try loader.next()
+                    images += batch.images.shape[0]
+                    total += Double(batch.images.sum().item)
+                }
+                let seconds = Date().timeIntervalSince(start)
+                let uncompressed = data.count * data.channels * data.height * data.width * (data.storedType == "uint8" ? 1 : data.storedType == "float32" ? 4 : 8)
+                print("read \(images) images in \(loader.batchesPerEpoch) batches of \(loader.batchSize) in \(String(format: "%.2f", seconds)) s (\(Int(Double(images) / max(seconds, 1e-9))) images/s); mean pixel \(String(format: "%.4f", total / Double(images * data.channels * data.height * data.width)))")
+                print("uncompressed data \(uncompressed / 1_048_576) MiB; peak resident memory \(ResourceUsage.peakResidentBytes / 1_048_576) MiB")
+            }
+        }
+    }
+}
+
+extension ImportFormat: ExpressibleByArgument {}
+extension LabelColumn: ExpressibleByArgument {}
