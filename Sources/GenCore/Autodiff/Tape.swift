@@ -1,3 +1,5 @@
+import Foundation
+
 /// One recorded step: the tensors it read (`parents`) and how to carry a gradient back to them.
 final class TapeNode {
     let tapeID: Int
@@ -24,15 +26,32 @@ final class TapeNode {
 /// The public entry points are the functional ``valueAndGrad(_:_:)`` family; the tape itself
 /// is an implementation detail.
 final class GradientTape {
-    nonisolated(unsafe) static var current: GradientTape?
+    /// The tape recording on this thread, if any. Each thread has its own, so two threads may
+    /// differentiate at once; kernels' worker threads never record.
+    static var current: GradientTape? {
+        get { pthread_getspecific(currentKey).map { Unmanaged<GradientTape>.fromOpaque($0).takeUnretainedValue() } }
+        // Unretained: whoever makes a tape current (``recording(_:)``, the gradient entry
+        // points) holds it for as long as it is current.
+        set { pthread_setspecific(currentKey, newValue.map { Unmanaged.passUnretained($0).toOpaque() }) }
+    }
+
+    private static let currentKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
+    private static let idLock = NSLock()
     nonisolated(unsafe) private static var nextID = 0
 
     let id: Int
     private(set) var nodes: [TapeNode] = []
 
     init() {
-        GradientTape.nextID += 1
-        id = GradientTape.nextID
+        id = GradientTape.idLock.withLock {
+            GradientTape.nextID += 1
+            return GradientTape.nextID
+        }
     }
 
     /// A new leaf: a tensor whose gradient the caller wants.
