@@ -49,28 +49,57 @@ extension HDF5Dataset {
     }
 
     /// Dataset paths reachable by hard links, and the names of external links (not followed).
+    ///
+    /// The walk is gen's own, one group at a time, at most 16 groups deep and 100,000 links in
+    /// all: HDF5's recursive `H5Lvisit` follows a group that links to itself until the stack
+    /// overflows (found by fuzzing a crafted file).
     static func listDatasets(_ file: hid_t, _ path: String) throws -> [(name: String, external: Bool)] {
         final class Found { var links: [(String, Bool)] = [] }
-        let found = Found()
-        let context = Unmanaged.passUnretained(found).toOpaque()
-        try HDF5.check(H5Lvisit(file, H5_INDEX_NAME, H5_ITER_INC, { _, name, info, context in
-            guard let name, let info, let context else { return 0 }
-            let found = Unmanaged<Found>.fromOpaque(context).takeUnretainedValue()
-            if info.pointee.type == H5L_TYPE_HARD || info.pointee.type == H5L_TYPE_EXTERNAL {
-                found.links.append((String(cString: name), info.pointee.type == H5L_TYPE_EXTERNAL))
-            }
-            return 0
-        }, context), path, "cannot list the file's contents")
         let access = HDF5Handle(try HDF5.linkAccessRefusingExternalLinks(path), .propertyList)
         var result: [(name: String, external: Bool)] = []
-        for (name, external) in found.links {
-            if external { result.append((name, true)); continue }
-            let object = H5Oopen(file, name, access.id)
-            guard object >= 0 else { _ = HDF5.errorStack(); continue }
-            if H5Iget_type(object) == H5I_DATASET { result.append((name, false)) }
-            H5Oclose(object)
+        var pending: [(group: String, depth: Int)] = [("/", 0)]
+        var visited = Set<haddr_t>()
+        var seenLinks = 0
+        while let (group, depth) = pending.popLast() {
+            let groupID = H5Oopen(file, group, access.id)
+            guard groupID >= 0 else { _ = HDF5.errorStack(); continue }
+            defer { H5Oclose(groupID) }
+            let found = Found()
+            let context = Unmanaged.passUnretained(found).toOpaque()
+            var index: hsize_t = 0
+            let status = H5Literate(groupID, H5_INDEX_NAME, H5_ITER_INC, &index, { _, name, info, context in
+                guard let name, let info, let context else { return 0 }
+                let found = Unmanaged<Found>.fromOpaque(context).takeUnretainedValue()
+                if info.pointee.type == H5L_TYPE_HARD || info.pointee.type == H5L_TYPE_EXTERNAL {
+                    found.links.append((String(cString: name), info.pointee.type == H5L_TYPE_EXTERNAL))
+                }
+                return found.links.count > 100_000 ? 1 : 0
+            }, context)
+            if status < 0 { throw DataError.hdf5(path, "cannot list group '\(group)': \(HDF5.errorStack())") }
+            for (name, external) in found.links {
+                seenLinks += 1
+                guard seenLinks <= 100_000 else { throw DataError.malformed(path, "holds more than 100,000 links") }
+                let full = group == "/" ? name : "\(group)/\(name)"
+                if external { result.append((full, true)); continue }
+                let object = H5Oopen(file, full, access.id)
+                guard object >= 0 else { _ = HDF5.errorStack(); continue }
+                defer { H5Oclose(object) }
+                switch H5Iget_type(object) {
+                case H5I_DATASET:
+                    result.append((full, false))
+                case H5I_GROUP where depth < 16:
+                    var info = H5O_info_t()
+                    if H5Oget_info2(object, &info, UInt32(H5O_INFO_BASIC)) >= 0, visited.insert(info.addr).inserted {
+                        pending.append((full, depth + 1))
+                    } else {
+                        _ = HDF5.errorStack()
+                    }
+                default:
+                    break
+                }
+            }
         }
-        return result
+        return result.sorted { $0.name < $1.name }
     }
 
     /// Shape, element type, chunking and filters of one dataset.

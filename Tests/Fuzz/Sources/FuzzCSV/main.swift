@@ -1,0 +1,14 @@
+import Foundation
+import GenCore
+
+let folder = FileManager.default.temporaryDirectory.appendingPathComponent("gen-fuzz-csv-\(getpid())")
+
+/// The CSV importer on an arbitrary file: it may throw, never crash.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
+    try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    let source = folder.appendingPathComponent("input.csv"), out = folder.appendingPathComponent("out.h5")
+    FileManager.default.createFile(atPath: source.path, contents: Data(bytes: start, count: count))
+    _ = try? DatasetImporter.run(source: source, to: out, options: ImportOptions(format: .csv, overwrite: true))
+    return 0
+}
