@@ -17,14 +17,7 @@ public final class GroupNorm: Module, UnaryLayer {
     public func callAsFunction(_ input: Tensor) -> Tensor {
         let channels = weight.shape[0]
         require(input.rank >= 2 && input.shape[1] == channels, "GroupNorm: input \(input.shape) does not have \(channels) channels")
-        let batch = input.shape[0]
-        let grouped = input.reshaped([batch, groups, -1])
-        let centered = grouped - grouped.mean(axes: [2], keepingDimensions: true)
-        let variance = centered.squared().mean(axes: [2], keepingDimensions: true)
-        let normalized = (centered / (variance + epsilon).sqrt()).reshaped(input.shape)
-        var affineShape = [Int](repeating: 1, count: input.rank)
-        affineShape[1] = channels
-        return normalized * weight.reshaped(affineShape) + bias.reshaped(affineShape)
+        return input.groupNormalized(groups: groups, weight: weight, bias: bias, epsilon: epsilon)
     }
 }
 

@@ -103,9 +103,6 @@ private struct FiniteOrZero: UnaryKernel {
 // MARK: - Activations
 
 extension Tensor {
-    /// SiLU (swish): x·σ(x).
-    public func silu() -> Tensor { self * sigmoid() }
-
     /// Leaky ReLU: x for x > 0, `slope`·x otherwise.
     public func leakyReLU(slope: Float = 0.01) -> Tensor { relu() - (-self).relu() * slope }
 

@@ -39,6 +39,13 @@ let primitiveCases: [GradientCase] = [
     GradientCase("tanh", { [randn([2, 5])] }) { $0[0].tanh() },
     GradientCase("sigmoid", { [randn([2, 5]) * 3] }) { $0[0].sigmoid() },
     GradientCase("relu", { [randnAwayFromZero([2, 5])] }) { $0[0].relu() },
+    GradientCase("silu", { [randn([2, 5]) * 3] }) { $0[0].silu() },
+    GradientCase("group norm", { [randn([2, 6, 3, 2]) * 2 + 1, randn([6], seed: 2), randn([6], seed: 3)] }) {
+        $0[0].groupNormalized(groups: 3, weight: $0[1], bias: $0[2])
+    },
+    GradientCase("group norm rank 3", { [randn([1, 4, 5]), randn([4], seed: 2), randn([4], seed: 3)] }) {
+        $0[0].groupNormalized(groups: 2, weight: $0[1], bias: $0[2])
+    },
     GradientCase("sin", { [randn([6])] }) { $0[0].sin() },
     GradientCase("cos", { [randn([6])] }) { $0[0].cos() },
     GradientCase("erf", { [randn([6])] }) { $0[0].erf() },
@@ -83,7 +90,6 @@ let compositeCases: [GradientCase] = [
     GradientCase("logSumExp", { [randn([3, 7]) * 3] }) { $0[0].logSumExp(axes: [1]) },
     GradientCase("softmax", { [randn([3, 7]) * 2] }) { $0[0].softmax(axis: -1) },
     GradientCase("logSoftmax", { [randn([2, 5]) * 2] }) { $0[0].logSoftmax(axis: 1) },
-    GradientCase("silu", { [randn([2, 5]) * 2] }) { $0[0].silu() },
     GradientCase("leakyReLU", { [randnAwayFromZero([2, 5])] }) { $0[0].leakyReLU(slope: 0.1) },
     GradientCase("gelu", { [randn([2, 5]) * 2] }) { $0[0].gelu() },
     GradientCase("softplus", { [randn([2, 5]) * 3] }) { $0[0].softplus() },
