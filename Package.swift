@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "GenCore", targets: ["GenCore"]),
+        .library(name: "Diffusion", targets: ["Diffusion"]),
         .executable(name: "gen", targets: ["gen"]),
     ],
     dependencies: [
@@ -28,14 +29,16 @@ let package = Package(
             providers: [.apt(["zlib1g-dev"])]),
 
         .target(name: "GenCore", dependencies: ["CBLAS", "CHDF5", "CPNG", "CZlib"]),
+        .target(name: "Diffusion", dependencies: ["GenCore"]),
         .executableTarget(
             name: "gen",
             dependencies: [
-                "GenCore",
+                "GenCore", "Diffusion",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         .testTarget(name: "GenCoreTests", dependencies: ["GenCore"]),
+        .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "GenCore"]),
         .testTarget(name: "genTests", dependencies: ["gen", "GenCore"]),
     ]
 )

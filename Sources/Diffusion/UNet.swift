@@ -1,0 +1,211 @@
+import GenCore
+
+/// The shape of a ``UNet``.
+public struct UNetConfiguration: Codable, Sendable, Equatable {
+    /// Channels of the images (1 gray, 3 RGB).
+    public var imageChannels: Int
+    /// Channels at the first resolution; level `i` has `baseChannels · channelMultipliers[i]`.
+    public var baseChannels: Int
+    /// One entry per resolution level; every level but the last halves the resolution.
+    public var channelMultipliers: [Int]
+    /// Residual blocks per level, on the way down and on the way up.
+    public var residualBlocksPerLevel: Int
+    /// Image sizes (height) at which res blocks are followed by self-attention. The middle of
+    /// the network always has attention.
+    public var attentionResolutions: [Int]
+    /// Dropout inside residual blocks.
+    public var dropout: Float
+    /// Groups of the group normalizations.
+    public var groups: Int
+    /// The image height (and width) the network is built for.
+    public var imageSize: Int
+
+    public init(imageChannels: Int = 1, baseChannels: Int = 32, channelMultipliers: [Int] = [1, 2, 2],
+                residualBlocksPerLevel: Int = 1, attentionResolutions: [Int] = [], dropout: Float = 0,
+                groups: Int = 8, imageSize: Int = 28) {
+        self.imageChannels = imageChannels
+        self.baseChannels = baseChannels
+        self.channelMultipliers = channelMultipliers
+        self.residualBlocksPerLevel = residualBlocksPerLevel
+        self.attentionResolutions = attentionResolutions
+        self.dropout = dropout
+        self.groups = groups
+        self.imageSize = imageSize
+    }
+
+    /// `ddpm-unet-small` of BENCHMARKS.md: 32/64/64 channels on 1×28×28, attention at 7×7 in the
+    /// middle, 793,697 parameters, layer for layer the PyTorch twin's `UNetSmall`.
+    public static let small = UNetConfiguration()
+}
+
+/// A residual block with time conditioning (Ho et al. 2020): GroupNorm → SiLU → conv, plus a
+/// projection of the time embedding, GroupNorm → SiLU → dropout → conv, plus a skip path.
+public final class ResidualBlock: Module {
+    public let norm1: GroupNorm
+    public let conv1: Conv2d
+    public let timeProjection: Linear
+    public let norm2: GroupNorm
+    public let dropout: Dropout
+    public let conv2: Conv2d
+    /// A 1×1 convolution when the channel count changes.
+    public let skip: Conv2d?
+
+    public init(_ inChannels: Int, _ outChannels: Int, timeChannels: Int, groups: Int, dropout: Float) {
+        norm1 = GroupNorm(groups: groups, channels: inChannels)
+        conv1 = Conv2d(inChannels, outChannels, kernelSize: 3, padding: 1)
+        timeProjection = Linear(timeChannels, outChannels)
+        norm2 = GroupNorm(groups: groups, channels: outChannels)
+        self.dropout = Dropout(probability: dropout)
+        conv2 = Conv2d(outChannels, outChannels, kernelSize: 3, padding: 1)
+        skip = inChannels != outChannels ? Conv2d(inChannels, outChannels, kernelSize: 1) : nil
+    }
+
+    /// - Parameters:
+    ///   - input: `[N, inChannels, H, W]`
+    ///   - time: the time embedding `[N, timeChannels]`
+    /// - Returns: `[N, outChannels, H, W]`
+    public func callAsFunction(_ input: Tensor, time: Tensor) -> Tensor {
+        var h = conv1(norm1(input).silu())
+        h = h + timeProjection(time.silu()).reshaped([input.shape[0], -1, 1, 1])
+        h = conv2(dropout(norm2(h).silu()))
+        return h + (skip.map { $0(input) } ?? input)
+    }
+}
+
+/// One resolution level of the encoder: residual blocks (each optionally followed by
+/// attention), then a stride-2 convolution unless it is the last level.
+public final class DownLevel: Module {
+    public let blocks: [ResidualBlock]
+    public let attentions: [SelfAttention2d]
+    public let downsample: Conv2d?
+
+    init(blocks: [ResidualBlock], attentions: [SelfAttention2d], downsample: Conv2d?) {
+        self.blocks = blocks
+        self.attentions = attentions
+        self.downsample = downsample
+    }
+}
+
+/// One resolution level of the decoder: residual blocks over the feature map joined with the
+/// encoder's skip, then nearest upsampling and a convolution unless it is the top level.
+public final class UpLevel: Module {
+    public let blocks: [ResidualBlock]
+    public let attentions: [SelfAttention2d]
+    public let upsample: Conv2d?
+
+    init(blocks: [ResidualBlock], attentions: [SelfAttention2d], upsample: Conv2d?) {
+        self.blocks = blocks
+        self.attentions = attentions
+        self.upsample = upsample
+    }
+}
+
+/// The denoising UNet of Ho et al. 2020, sized by a ``UNetConfiguration``: a sinusoidal time
+/// embedding and MLP, an encoder of residual blocks with skips, a middle of residual block,
+/// self-attention and residual block, and a decoder that joins the skips back in.
+///
+/// Input `xt` `[N, imageChannels, H, W]` and times `[N]` in [0, 1]; output has the shape of
+/// `xt` (the network's prediction: noise, data or velocity, as its ``Denoiser`` says).
+public final class UNet: Module {
+    public let configuration: UNetConfiguration
+    public let embedding: SinusoidalTimeEmbedding
+    public let timeEmbedding: Sequential
+    public let inputConv: Conv2d
+    public let down: [DownLevel]
+    public let middle1: ResidualBlock
+    public let middleAttention: SelfAttention2d
+    public let middle2: ResidualBlock
+    public let up: [UpLevel]
+    public let outNorm: GroupNorm
+    public let outConv: Conv2d
+
+    public init(_ configuration: UNetConfiguration) {
+        let c = configuration
+        require(!c.channelMultipliers.isEmpty && c.residualBlocksPerLevel >= 1, "UNet: needs at least one level and one block per level")
+        self.configuration = c
+        let timeChannels = 4 * c.baseChannels
+        embedding = SinusoidalTimeEmbedding(dimension: c.baseChannels)
+        timeEmbedding = Sequential(Linear(c.baseChannels, timeChannels), SiLU(), Linear(timeChannels, timeChannels))
+        inputConv = Conv2d(c.imageChannels, c.baseChannels, kernelSize: 3, padding: 1)
+        var channels = c.baseChannels
+        var skipChannels: [Int] = []
+        var resolution = c.imageSize
+        var down: [DownLevel] = []
+        for (level, multiplier) in c.channelMultipliers.enumerated() {
+            var blocks: [ResidualBlock] = [], attentions: [SelfAttention2d] = []
+            for _ in 0..<c.residualBlocksPerLevel {
+                blocks.append(ResidualBlock(channels, c.baseChannels * multiplier, timeChannels: timeChannels, groups: c.groups, dropout: c.dropout))
+                channels = c.baseChannels * multiplier
+                if c.attentionResolutions.contains(resolution) { attentions.append(SelfAttention2d(channels: channels, groups: c.groups)) }
+                skipChannels.append(channels)
+            }
+            let isLast = level == c.channelMultipliers.count - 1
+            down.append(DownLevel(blocks: blocks, attentions: attentions,
+                                  downsample: isLast ? nil : Conv2d(channels, channels, kernelSize: 3, stride: 2, padding: 1)))
+            if !isLast { resolution = (resolution + 1) / 2 }
+        }
+        self.down = down
+        middle1 = ResidualBlock(channels, channels, timeChannels: timeChannels, groups: c.groups, dropout: c.dropout)
+        middleAttention = SelfAttention2d(channels: channels, groups: c.groups)
+        middle2 = ResidualBlock(channels, channels, timeChannels: timeChannels, groups: c.groups, dropout: c.dropout)
+        var up: [UpLevel] = []
+        for (level, multiplier) in c.channelMultipliers.enumerated().reversed() {
+            var blocks: [ResidualBlock] = [], attentions: [SelfAttention2d] = []
+            for _ in 0..<c.residualBlocksPerLevel {
+                blocks.append(ResidualBlock(channels + skipChannels.removeLast(), c.baseChannels * multiplier,
+                                            timeChannels: timeChannels, groups: c.groups, dropout: c.dropout))
+                channels = c.baseChannels * multiplier
+                if c.attentionResolutions.contains(resolution) { attentions.append(SelfAttention2d(channels: channels, groups: c.groups)) }
+            }
+            up.append(UpLevel(blocks: blocks, attentions: attentions,
+                              upsample: level == 0 ? nil : Conv2d(channels, channels, kernelSize: 3, padding: 1)))
+            if level > 0 { resolution *= 2 }
+        }
+        self.up = up
+        outNorm = GroupNorm(groups: c.groups, channels: channels)
+        outConv = Conv2d(channels, c.imageChannels, kernelSize: 3, padding: 1)
+    }
+
+    /// - Parameters:
+    ///   - xt: noisy images `[N, imageChannels, H, W]`
+    ///   - times: `[N]` in [0, 1] (scaled by ``Conventions/timeScale`` for the embedding)
+    /// - Returns: the prediction, `[N, imageChannels, H, W]`
+    public func callAsFunction(_ xt: Tensor, times: Tensor) -> Tensor {
+        require(xt.rank == 4 && xt.shape[1] == configuration.imageChannels && times.shape == [xt.shape[0]],
+                "UNet: images \(xt.shape) and times \(times.shape) do not fit a \(configuration.imageChannels)-channel UNet")
+        let time = timeEmbedding(embedding(times * Conventions.timeScale))
+        // 1. encoder, keeping every block's output for the decoder
+        var h = inputConv(xt)
+        var skips: [Tensor] = []
+        var sizes: [(Int, Int)] = []
+        for level in down {
+            for (i, block) in level.blocks.enumerated() {
+                h = block(h, time: time)
+                if i < level.attentions.count { h = level.attentions[i](h) }
+                skips.append(h)
+            }
+            if let downsample = level.downsample {
+                sizes.append((h.shape[2], h.shape[3]))
+                h = downsample(h)
+            }
+        }
+        // 2. middle
+        h = middle2(middleAttention(middle1(h, time: time)), time: time)
+        // 3. decoder, joining the skips in reverse order
+        for level in up {
+            for (i, block) in level.blocks.enumerated() {
+                h = block(Tensor.concatenate([h, skips.removeLast()], axis: 1), time: time)
+                if i < level.attentions.count { h = level.attentions[i](h) }
+            }
+            if let upsample = level.upsample {
+                let (height, width) = sizes.removeLast()
+                h = h.upsampleNearest(scale: (2, 2))
+                if h.shape[2] != height || h.shape[3] != width {
+                    h = h.slice(start: [0, 0, 0, 0], count: [h.shape[0], h.shape[1], height, width])
+                }
+                h = upsample(h)
+            }
+        }
+        return outConv(outNorm(h).silu())
+    }
+}

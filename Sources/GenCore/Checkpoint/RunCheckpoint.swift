@@ -1,0 +1,87 @@
+import Foundation
+
+/// Where a training run stands, beyond its tensors: saved as JSON in the checkpoint's metadata.
+public struct TrainerState: Codable, Sendable, Equatable {
+    /// Optimizer updates done.
+    public var step: Int
+    /// The data loader's position.
+    public var loader: LoaderPosition
+    /// The noise generator's state.
+    public var noise: RandomState
+    /// The dropout generator's state.
+    public var dropout: RandomState
+    /// Non-finite losses in a row at the time of saving.
+    public var nonFiniteStreak: Int
+
+    public init(step: Int, loader: LoaderPosition, noise: RandomState, dropout: RandomState, nonFiniteStreak: Int) {
+        self.step = step
+        self.loader = loader
+        self.noise = noise
+        self.dropout = dropout
+        self.nonFiniteStreak = nonFiniteStreak
+    }
+}
+
+/// Everything a run needs to continue or to sample, in one safetensors file: the model's
+/// weights (`model.*`), the EMA weights (`ema.*`), the optimizer's state (`optimizer.*`), and in
+/// `__metadata__` the run's configuration (`config`, JSON) and the ``TrainerState`` (`trainer`).
+public struct RunCheckpoint {
+    public var configJSON: String
+    public var trainer: TrainerState
+    public var model: [String: Tensor]
+    public var ema: [String: Tensor]
+    public var optimizer: [String: Tensor]
+
+    public init(configJSON: String, trainer: TrainerState, model: [String: Tensor], ema: [String: Tensor], optimizer: [String: Tensor]) {
+        self.configJSON = configJSON
+        self.trainer = trainer
+        self.model = model
+        self.ema = ema
+        self.optimizer = optimizer
+    }
+
+    /// The weights to sample with: the EMA weights when the run keeps them.
+    public var samplingWeights: [String: Tensor] {
+        ema.isEmpty ? model : ema.filter { !$0.key.hasPrefix("__") }
+    }
+
+    /// Writes the checkpoint atomically and durably.
+    public func write(to url: URL) throws {
+        var tensors: [String: Tensor] = [:]
+        for (name, tensor) in model { tensors["model.\(name)"] = tensor }
+        for (name, tensor) in ema { tensors["ema.\(name)"] = tensor }
+        for (name, tensor) in optimizer { tensors["optimizer.\(name)"] = tensor }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let trainerJSON = String(decoding: try encoder.encode(trainer), as: UTF8.self)
+        try SafeTensors.write(.init(tensors: tensors, metadata: ["config": configJSON, "trainer": trainerJSON, "gen_version": GenCore.version]), to: url)
+    }
+
+    /// Reads a checkpoint written by ``write(to:)``.
+    public static func read(_ url: URL) throws -> RunCheckpoint {
+        let contents = try SafeTensors.read(url)
+        guard let config = contents.metadata["config"], let trainerText = contents.metadata["trainer"] else {
+            throw SafeTensorsError.invalid(url.path, "not a gen checkpoint (no config or trainer metadata)")
+        }
+        let trainer: TrainerState
+        do { trainer = try JSONDecoder().decode(TrainerState.self, from: Data(trainerText.utf8)) } catch {
+            throw SafeTensorsError.invalid(url.path, "trainer metadata is not understood")
+        }
+        var model: [String: Tensor] = [:], ema: [String: Tensor] = [:], optimizer: [String: Tensor] = [:]
+        for (name, tensor) in contents.tensors {
+            if name.hasPrefix("model.") { model[String(name.dropFirst(6))] = tensor }
+            else if name.hasPrefix("ema.") { ema[String(name.dropFirst(4))] = tensor }
+            else if name.hasPrefix("optimizer.") { optimizer[String(name.dropFirst(10))] = tensor }
+            else { throw SafeTensorsError.invalid(url.path, "unexpected tensor '\(name)' in a gen checkpoint") }
+        }
+        return RunCheckpoint(configJSON: config, trainer: trainer, model: model, ema: ema, optimizer: optimizer)
+    }
+
+    /// The first tensor with a NaN or infinity among the weights and EMA weights, if any.
+    public var firstNonFiniteTensor: String? {
+        for (prefix, tensors) in [("model", model), ("ema", ema)] {
+            for name in tensors.keys.sorted() where !tensors[name]!.isFinite { return "\(prefix).\(name)" }
+        }
+        return nil
+    }
+}

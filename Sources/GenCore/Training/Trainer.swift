@@ -1,0 +1,209 @@
+import Foundation
+
+/// The one training loop of every model family.
+///
+/// Each step: the next batch, the learning rate of the schedule, the loss and its gradients,
+/// a check that both are finite (a non-finite step is skipped, and too many in a row stop the
+/// run as diverged), gradient clipping, the optimizer update and the EMA update. Around the
+/// steps: metric records (`metrics.jsonl`), progress on stderr, sample grids from the EMA
+/// weights (`samples/step-NNNNNN.png`), atomic checkpoints (`checkpoint.safetensors`) from which
+/// a run resumes bit for bit, a `loss.png` plot, and a clean stop on SIGINT/SIGTERM.
+public final class Trainer {
+    /// How a run ended.
+    public enum Outcome: Equatable, Sendable {
+        case finished
+        /// Stopped by a signal (or ``Interruption/request()``) after saving.
+        case interrupted
+        /// Stopped after too many non-finite losses in a row; the last checkpoint is untouched.
+        case diverged
+    }
+
+    public let task: TrainingTask
+    public let loader: BatchLoader
+    public let optimizer: Optimizer
+    public let configuration: TrainerConfiguration
+    public let folder: URL
+    /// The run's configuration, stored in every checkpoint.
+    public let configJSON: String
+    public private(set) var step = 0
+    public private(set) var ema: ExponentialMovingAverage?
+    /// Where messages go (stderr by default).
+    public var log: (String) -> Void = { FileHandle.standardError.write(Data("\($0)\n".utf8)) }
+    /// Whether to show progress on stderr.
+    public var showsProgress = true
+
+    private let noise: RandomGenerator
+    private var nonFiniteStreak = 0
+    private var history: [(step: Int, loss: Float)] = []
+
+    public var checkpointURL: URL { folder.appendingPathComponent("checkpoint.safetensors") }
+    public var metricsURL: URL { folder.appendingPathComponent("metrics.jsonl") }
+
+    public init(task: TrainingTask, loader: BatchLoader, optimizer: Optimizer, configuration: TrainerConfiguration,
+                folder: URL, configJSON: String) {
+        self.task = task
+        self.loader = loader
+        self.optimizer = optimizer
+        self.configuration = configuration
+        self.folder = folder
+        self.configJSON = configJSON
+        noise = RandomGenerator(seed: configuration.seed, stream: .noise)
+        ema = configuration.emaDecay.map { ExponentialMovingAverage(task.model, decay: $0) }
+    }
+
+    // MARK: Checkpoints
+
+    /// The run's complete state as a checkpoint.
+    public func checkpoint() -> RunCheckpoint {
+        RunCheckpoint(
+            configJSON: configJSON,
+            trainer: TrainerState(step: step, loader: loader.position, noise: noise.state, dropout: Random.dropout.state,
+                                  nonFiniteStreak: nonFiniteStreak),
+            model: task.model.stateDict().mapValues { $0.copy() }, ema: ema?.stateDict() ?? [:],
+            optimizer: optimizer.stateDict())
+    }
+
+    /// Saves the checkpoint and the loss plot.
+    public func save() throws {
+        try checkpoint().write(to: checkpointURL)
+        try? PNG.write(LossPlot.image(steps: history.map(\.step), losses: history.map(\.loss)), to: folder.appendingPathComponent("loss.png"))
+    }
+
+    /// Restores everything from the folder's checkpoint, refusing non-finite weights, and drops
+    /// metric records past the restored step.
+    public func resume() throws {
+        let saved = try RunCheckpoint.read(checkpointURL)
+        if let bad = saved.firstNonFiniteTensor {
+            throw SafeTensorsError.invalid(checkpointURL.path, "'\(bad)' holds non-finite values; refusing to resume")
+        }
+        do {
+            try task.model.load(stateDict: saved.model)
+            if let ema { try ema.load(stateDict: saved.ema) }
+        } catch let error as StateDictError {
+            throw SafeTensorsError.invalid(checkpointURL.path, "does not fit this model: \(error)")
+        }
+        do { try optimizer.load(stateDict: saved.optimizer) } catch {
+            throw SafeTensorsError.invalid(checkpointURL.path, "\(error)")
+        }
+        step = saved.trainer.step
+        loader.position = saved.trainer.loader
+        noise.state = saved.trainer.noise
+        Random.dropout.state = saved.trainer.dropout
+        nonFiniteStreak = saved.trainer.nonFiniteStreak
+        // Keep the metrics up to the restored step, so the log has no duplicates.
+        if let text = try? String(contentsOf: metricsURL, encoding: .utf8) {
+            var kept: [String] = []
+            for line in text.split(separator: "\n") {
+                guard let data = line.data(using: .utf8),
+                      let record = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                      let recordStep = record["step"] as? Int, recordStep <= step else { continue }
+                kept.append(String(line))
+                if let loss = record["loss"] as? Double { history.append((recordStep, Float(loss))) }
+            }
+            try AtomicFile.write(Data((kept.map { $0 + "\n" }.joined()).utf8), to: metricsURL)
+        }
+    }
+
+    // MARK: The loop
+
+    /// Trains until ``TrainerConfiguration/steps``, a stop request, or divergence.
+    public func run() throws -> Outcome {
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("samples"), withIntermediateDirectories: true)
+        Interruption.install()
+        defer { Interruption.uninstall() }
+        let metrics = try openMetrics()
+        defer { try? metrics.close() }
+        let schedule = configuration.schedule
+        let progress = ProgressReporter(total: configuration.steps, startStep: step, label: "step", lineEvery: configuration.logEvery)
+        var windowStart = Date(), windowImages = 0
+        task.model.train()
+        while step < configuration.steps {
+            if Interruption.isRequested {
+                if showsProgress { progress.finishLine() }
+                try save()
+                log("stopped at step \(step); saved \(checkpointURL.path)")
+                return .interrupted
+            }
+            // 1. the batch and the learning rate
+            let batch = try loader.next()
+            optimizer.learningRate = schedule(step)
+            // 2. loss and gradients
+            let (loss, gradients) = valueAndGrad(task.model) { _ in task.loss(batch: batch, generator: noise) }
+            let norm = gradientNorm(gradients)
+            // 3. a non-finite step changes nothing
+            guard loss.item.isFinite && norm.isFinite else {
+                nonFiniteStreak += 1
+                log("step \(step + 1): non-finite loss or gradient (\(nonFiniteStreak) in a row); update skipped")
+                if nonFiniteStreak >= configuration.maximumNonFiniteSteps {
+                    if showsProgress { progress.finishLine() }
+                    log("stopping: \(nonFiniteStreak) non-finite steps in a row; the last checkpoint is kept as it was")
+                    return .diverged
+                }
+                continue
+            }
+            nonFiniteStreak = 0
+            // 4. update
+            let clipped = configuration.gradientClip.map { clipGradientNorm(gradients, maxNorm: $0).gradients } ?? gradients
+            optimizer.update(task.model, with: clipped)
+            ema?.update(from: task.model)
+            step += 1
+            windowImages += batch.images.shape[0]
+            // 5. report, sample, save
+            if step % configuration.logEvery == 0 || step == configuration.steps {
+                let seconds = Date().timeIntervalSince(windowStart)
+                let record: [String: Any] = ["step": step, "loss": Double(loss.item), "lr": Double(optimizer.learningRate),
+                                             "grad_norm": Double(norm), "images_per_s": Double(windowImages) / max(seconds, 1e-9)]
+                metrics.write(Data((String(decoding: try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]), as: UTF8.self) + "\n").utf8))
+                history.append((step, loss.item))
+                windowStart = Date()
+                windowImages = 0
+            }
+            if showsProgress {
+                progress.update(step: step, fields: ["loss \(String(format: "%.4f", loss.item))"])
+            }
+            if configuration.sampleEvery > 0 && step % configuration.sampleEvery == 0 && step < configuration.steps {
+                try writeSamples()
+            }
+            if configuration.checkpointEvery > 0 && step % configuration.checkpointEvery == 0 && step < configuration.steps {
+                try save()
+            }
+        }
+        try save()
+        try writeSamples()
+        return .finished
+    }
+
+    /// Writes `samples/step-NNNNNN.png` from the EMA weights, leaving training state untouched.
+    public func writeSamples() throws {
+        let images = try withSamplingWeights {
+            task.samples(count: configuration.sampleCount, generator: RandomGenerator(seed: configuration.seed, stream: .sampling))
+        }
+        let name = String(format: "step-%06d.png", step)
+        try ImageGrid.write(images, to: folder.appendingPathComponent("samples").appendingPathComponent(name),
+                            nrow: Int(Double(configuration.sampleCount).squareRoot().rounded(.up)), range: task.pixelRange)
+    }
+
+    /// Runs `body` with the EMA weights in the model and the model in evaluation mode, then
+    /// restores the training weights and mode.
+    public func withSamplingWeights<R>(_ body: () throws -> R) throws -> R {
+        let training = task.model.stateDict().mapValues { $0.copy() }
+        let dropout = Random.dropout.state
+        defer {
+            try? task.model.load(stateDict: training)
+            task.model.train()
+            Random.dropout.state = dropout
+        }
+        if let ema { try ema.copy(to: task.model) }
+        task.model.eval()
+        return try withoutGradients(body)
+    }
+
+    private func openMetrics() throws -> FileHandle {
+        if !FileManager.default.fileExists(atPath: metricsURL.path) {
+            FileManager.default.createFile(atPath: metricsURL.path, contents: nil)
+        }
+        let handle = try FileHandle(forWritingTo: metricsURL)
+        try handle.seekToEnd()
+        return handle
+    }
+}

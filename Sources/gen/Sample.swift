@@ -1,0 +1,137 @@
+import ArgumentParser
+import Diffusion
+import Foundation
+import GenCore
+
+/// `gen sample`: draw images from a trained run.
+struct Sample: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Draw samples from a trained run and write them as a PNG grid.")
+
+    @Argument(help: "The PNG file to write.")
+    var output: String
+
+    @Option(name: .customLong("run"), help: "The run folder (default: the most recent run under ./runs).")
+    var runFolder: String?
+
+    @Option(help: "How many images.")
+    var n: Int = 64
+
+    @Option(help: "Sampler: ddpm (ancestral) or ddim.")
+    var sampler: SamplerName = .ddim
+
+    @Option(help: "Sampling steps (default: T for ddpm, 50 for ddim).")
+    var steps: Int?
+
+    @Option(help: "DDIM's η (0: deterministic).")
+    var eta: Double = 0
+
+    @Option(help: "DDPM's variance: small or large.")
+    var variance: DDPMSampler.Variance = .small
+
+    @Flag(inversion: .prefixedNo, help: "Clip the predicted data to [-1, 1] at each step.")
+    var clip = true
+
+    @Option(help: "Seed of the initial noise.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Images per row of the grid (default: √n).")
+    var nrow: Int?
+
+    @Option(help: "Also write the raw samples (float32, [-1, 1], NCHW) as a .npy file.")
+    var npy: String?
+
+    @Option(help: "Also write the samples as an HDF5 dataset (uint8 'images', readable by gen).")
+    var h5: String?
+
+    @Flag(help: "Sample the raw weights instead of the EMA weights.")
+    var noEMA = false
+
+    @Option(help: "Threads for GenCore and OpenBLAS.")
+    var threads: Int?
+
+    enum SamplerName: String, ExpressibleByArgument, CaseIterable { case ddpm, ddim }
+
+    func validate() throws {
+        guard n >= 1 else { throw ValidationError("--n must be at least 1") }
+        if let steps, steps < 1 { throw ValidationError("--steps must be at least 1") }
+        if let nrow, nrow < 1 { throw ValidationError("--nrow must be at least 1") }
+        guard eta >= 0 else { throw ValidationError("--eta must not be negative") }
+    }
+
+    func run() throws {
+        try reportingFailures {
+            if let threads { Threads.set(threads) }
+            let folder = try runFolder.map { URL(fileURLWithPath: $0) } ?? latestRun()
+            let checkpointURL = folder.appendingPathComponent("checkpoint.safetensors")
+            guard FileManager.default.fileExists(atPath: checkpointURL.path) else {
+                throw Failure(message: "\(folder.path): no checkpoint.safetensors to sample from", code: Exit.missingInput)
+            }
+            try checkWritable(output)
+            let checkpoint = try RunCheckpoint.read(checkpointURL)
+            let kind = try RunKind.decode(checkpoint.configJSON)
+            guard kind.kind == "ddpm" else {
+                throw Failure(message: "\(folder.path): a \(kind.kind) run; gen sample knows ddpm runs so far", code: Exit.badData)
+            }
+            let configuration = try RunConfiguration<DDPMConfiguration>.decode(checkpoint.configJSON)
+            let ddpm = DDPM(configuration.model)
+            do {
+                try ddpm.network.load(stateDict: noEMA ? checkpoint.model : checkpoint.samplingWeights)
+            } catch let error as StateDictError {
+                throw Failure(message: "\(checkpointURL.path): does not fit its own configuration: \(error)", code: Exit.badData)
+            }
+            ddpm.network.eval()
+            let generator = RandomGenerator(seed: seed, stream: .sampling)
+            let total = steps ?? (sampler == .ddpm ? configuration.model.diffusionSteps : 50)
+            let progress = ProgressReporter(total: total, label: "sampling step", lineEvery: max(1, total / 10))
+            let start = Date()
+            let images: Tensor
+            switch sampler {
+            case .ddpm:
+                images = ddpm.sample(count: n, sampler: DDPMSampler(steps: total, variance: variance, clipData: clip), generator: generator) { progress.update(step: $0.step) }
+            case .ddim:
+                images = ddpm.sample(count: n, sampler: DDIMSampler(steps: total, eta: eta, clipData: clip), generator: generator) { progress.update(step: $0.step) }
+            }
+            let columns = nrow ?? Int(Double(n).squareRoot().rounded(.up))
+            try ImageGrid.write(images, to: URL(fileURLWithPath: output), nrow: columns, range: .symmetric)
+            if let npy { try NPY.write(images, to: URL(fileURLWithPath: npy)) }
+            if let h5 { try writeHDF5(images, to: URL(fileURLWithPath: h5)) }
+            print("wrote \(output): \(n) samples from \(folder.path) (\(sampler.rawValue), \(total) steps, \(String(format: "%.1f", Date().timeIntervalSince(start))) s)")
+        }
+    }
+
+    private func latestRun() throws -> URL {
+        let runs = URL(fileURLWithPath: "runs")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: runs.path)) ?? []
+        let candidates = names.compactMap { name -> (URL, Date)? in
+            let checkpoint = runs.appendingPathComponent(name).appendingPathComponent("checkpoint.safetensors")
+            guard let attributes = try? FileManager.default.attributesOfItem(atPath: checkpoint.path),
+                  let date = attributes[.modificationDate] as? Date else { return nil }
+            return (runs.appendingPathComponent(name), date)
+        }
+        guard let latest = candidates.max(by: { $0.1 < $1.1 }) else {
+            throw Failure(message: "no run to sample from: ./runs holds no checkpoint; train one first or give --run", code: Exit.missingInput)
+        }
+        printNote("using the most recent run, \(latest.0.path)")
+        return latest.0
+    }
+
+    private func writeHDF5(_ images: Tensor, to url: URL) throws {
+        let writer = try HDF5ImageWriter(url: url, channels: images.shape[1], height: images.shape[2], width: images.shape[3],
+                                         withLabels: false, overwrite: true)
+        try writer.append(pixels: images.scalars.map { ImageGrid.quantize($0, low: -1, high: 1) }, labels: nil)
+        try writer.finish()
+    }
+}
+
+extension DDPMSampler.Variance: ExpressibleByArgument {}
+
+/// Fails early, with the path, when an output file cannot be written.
+func checkWritable(_ path: String) throws {
+    let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+    var isFolder: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
+        throw Failure(message: "\(path): cannot write: no such folder", code: Exit.cannotWrite)
+    }
+    guard access(folder, W_OK) == 0 else { throw Failure(message: "\(path): cannot write: folder is not writable", code: Exit.cannotWrite) }
+}

@@ -1,0 +1,237 @@
+import ArgumentParser
+import Diffusion
+import Foundation
+import GenCore
+
+/// `gen train <kind>`: train a model on an HDF5 dataset into a run folder.
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a generative model. Kinds: ddpm (more arrive with their modules).",
+        subcommands: [TrainDDPM.self])
+}
+
+/// Options every model kind shares.
+struct CommonTrainingOptions: ParsableArguments {
+    @Option(help: "The HDF5 dataset to train on.")
+    var data: String?
+
+    @Option(help: "The image dataset's name in the file (default: the one image-like dataset).")
+    var dataset: String?
+
+    @Option(help: "Optimizer updates (default: as many as --epochs, or 2000).")
+    var steps: Int?
+
+    @Option(help: "Passes over the data (an alternative to --steps).")
+    var epochs: Int?
+
+    @Option(help: "Images per batch.")
+    var batchSize: Int = 64
+
+    @Option(help: "Peak learning rate (Adam).")
+    var lr: Float = 2e-4
+
+    @Option(help: "Linear warm-up steps.")
+    var warmup: Int = 100
+
+    @Option(help: "Largest gradient norm (0: no clipping).")
+    var gradClip: Float = 1
+
+    @Option(help: "EMA decay of the sampling weights (0: no EMA).")
+    var emaDecay: Float = 0.999
+
+    @Option(help: "Seed of initialization, data order and noise.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Threads for GenCore and OpenBLAS (default: all cores).")
+    var threads: Int?
+
+    @Option(help: "The run folder (default: runs/<kind>-<date>-<time>).")
+    var out: String?
+
+    @Option(help: "Continue the run in this folder from its checkpoint, exactly where it stopped.")
+    var resume: String?
+
+    @Option(help: "Steps between sample grids in <run>/samples (0: only at the end).")
+    var sampleEvery: Int = 500
+
+    @Option(help: "Steps between checkpoints (0: only at the end and when stopped).")
+    var checkpointEvery: Int = 500
+
+    @Option(help: "Steps between metric records and progress lines.")
+    var logEvery: Int = 50
+
+    @Flag(help: "Use an existing non-empty --out folder anyway.")
+    var force = false
+
+    func validate() throws {
+        if resume == nil && data == nil { throw ValidationError("give --data FILE.h5 (or --resume RUN)") }
+        for (name, value) in [("--steps", steps), ("--epochs", epochs), ("--threads", threads)] {
+            if let value, value < 1 { throw ValidationError("\(name) must be at least 1") }
+        }
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive") }
+        guard emaDecay >= 0, emaDecay < 1 else { throw ValidationError("--ema-decay must be in [0, 1)") }
+        guard sampleEvery >= 0, checkpointEvery >= 0, logEvery >= 1, warmup >= 0, gradClip >= 0 else {
+            throw ValidationError("--sample-every, --checkpoint-every, --warmup and --grad-clip must not be negative; --log-every at least 1")
+        }
+    }
+}
+
+struct TrainDDPM: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ddpm", abstract: "Train a denoising diffusion model (Ho et al. 2020) with a UNet.")
+
+    @OptionGroup var common: CommonTrainingOptions
+
+    @Option(help: "Noise schedule: linear or cosine.")
+    var schedule: NoiseSchedule.Kind = .linear
+
+    @Option(help: "Diffusion steps T.")
+    var diffusionSteps: Int = 1000
+
+    @Option(help: "What the network predicts: noise, data or velocity.")
+    var prediction: Prediction = .noise
+
+    @Option(help: "Base channels of the UNet.")
+    var channels: Int = 32
+
+    @Option(help: "Channel multipliers per resolution level, comma-separated.")
+    var channelMultipliers: String = "1,2,2"
+
+    @Option(help: "Residual blocks per level.")
+    var resBlocks: Int = 1
+
+    @Option(help: "Image sizes with self-attention after res blocks, comma-separated (the middle always has it).")
+    var attentionResolutions: String = ""
+
+    @Option(help: "Dropout in residual blocks.")
+    var dropout: Float = 0
+
+    @Option(help: "Image size (must match the data; default: from the data).")
+    var imageSize: Int?
+
+    func run() throws {
+        try reportingFailures {
+            try TrainingRun.execute(common: common, kind: "ddpm") { data in
+                guard data.imageShape[1] == data.imageShape[2] else {
+                    throw Failure(message: "\(data.path): DDPM needs square images, got \(data.imageShape[1])×\(data.imageShape[2])", code: Exit.badData)
+                }
+                if let imageSize, imageSize != data.imageShape[1] {
+                    throw Failure(message: "--image-size \(imageSize) does not match the data's \(data.imageShape[1])", code: Exit.usage)
+                }
+                let multipliers = try parseList(channelMultipliers, option: "--channel-multipliers")
+                let attention = attentionResolutions.isEmpty ? [] : try parseList(attentionResolutions, option: "--attention-resolutions")
+                guard channels >= 1, channels % 8 == 0 || channels < 8, resBlocks >= 1, diffusionSteps >= 1, !multipliers.isEmpty else {
+                    throw Failure(message: "--channels must be a multiple of 8 (group norm), --res-blocks, --diffusion-steps and the multipliers at least 1", code: Exit.usage)
+                }
+                let unet = UNetConfiguration(imageChannels: data.imageShape[0], baseChannels: channels, channelMultipliers: multipliers,
+                                             residualBlocksPerLevel: resBlocks, attentionResolutions: attention, dropout: dropout,
+                                             groups: min(8, channels), imageSize: data.imageShape[1])
+                return DDPMConfiguration(unet: unet, schedule: schedule, diffusionSteps: diffusionSteps, prediction: prediction)
+            } makeTask: { (model: DDPMConfiguration) in
+                DDPM(model)
+            }
+        }
+    }
+}
+
+extension NoiseSchedule.Kind: ExpressibleByArgument {}
+extension Prediction: ExpressibleByArgument {}
+
+func parseList(_ text: String, option: String) throws -> [Int] {
+    let values = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+    guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) >= 1 }) else {
+        throw Failure(message: "\(option) must be a comma-separated list of positive integers, got '\(text)'", code: Exit.usage)
+    }
+    return values.map { $0! }
+}
+
+/// The steps shared by every `gen train <kind>`: the run folder, the data, the trainer, and the
+/// exit code of the outcome.
+enum TrainingRun {
+    static func execute<Model: Codable & Sendable>(
+        common: CommonTrainingOptions, kind: String, makeModel: (DataSource) throws -> Model,
+        makeTask: (Model) -> TrainingTask
+    ) throws {
+        if let threads = common.threads { Threads.set(threads) }
+        let fileManager = FileManager.default
+        let folder: URL
+        var configuration: RunConfiguration<Model>
+        // 1. the run folder and its configuration: new, or the resumed run's own
+        if let resume = common.resume {
+            folder = URL(fileURLWithPath: resume)
+            let configURL = folder.appendingPathComponent("config.json")
+            guard fileManager.fileExists(atPath: folder.appendingPathComponent("checkpoint.safetensors").path) else {
+                throw Failure(message: "\(resume): no run to resume (no checkpoint.safetensors)", code: Exit.missingInput)
+            }
+            let text = try String(contentsOf: configURL, encoding: .utf8)
+            let header = try RunKind.decode(text)
+            guard header.kind == kind else {
+                throw Failure(message: "\(resume): is a \(header.kind) run, not \(kind)", code: Exit.badData)
+            }
+            configuration = try RunConfiguration<Model>.decode(text)
+            if let steps = common.steps { configuration.training.steps = steps }
+        } else {
+            folder = URL(fileURLWithPath: common.out ?? defaultRunFolder(kind: kind))
+            if let contents = try? fileManager.contentsOfDirectory(atPath: folder.path), !contents.isEmpty, !common.force {
+                throw Failure(message: "\(folder.path): already holds a run; choose another --out, --resume it, or pass --force", code: Exit.usage)
+            }
+            let data = try HDF5Dataset(url: URL(fileURLWithPath: common.data!), options: .init(dataset: common.dataset, readLabels: false))
+            if let note = data.choiceNote { printNote(note) }
+            let source = DataSource(path: data.path, dataset: data.imagesName, imageShape: data.imageShape, pixelRange: .symmetric)
+            let model = try makeModel(source)
+            let batchesPerEpoch = max(1, data.count / common.batchSize)
+            let steps = common.steps ?? common.epochs.map { $0 * batchesPerEpoch } ?? 2000
+            guard data.count >= common.batchSize else {
+                throw Failure(message: "\(data.path): \(data.count) images cannot fill a batch of \(common.batchSize)", code: Exit.badData)
+            }
+            let training = TrainerConfiguration(
+                steps: steps, batchSize: common.batchSize, learningRate: common.lr, warmupSteps: common.warmup,
+                gradientClip: common.gradClip > 0 ? common.gradClip : nil, emaDecay: common.emaDecay > 0 ? common.emaDecay : nil,
+                sampleEvery: common.sampleEvery, checkpointEvery: common.checkpointEvery, logEvery: common.logEvery, seed: common.seed)
+            configuration = RunConfiguration(kind: kind, model: model, training: training, data: source)
+            do {
+                try fileManager.createDirectory(at: folder, withIntermediateDirectories: true)
+            } catch {
+                throw Failure(message: "\(folder.path): cannot create the run folder: \((error as NSError).localizedDescription)", code: Exit.cannotWrite)
+            }
+        }
+        // 2. data, model, optimizer, trainer
+        let source = configuration.data
+        let data = try HDF5Dataset(url: URL(fileURLWithPath: source.path), options: .init(dataset: source.dataset, readLabels: false))
+        guard data.imageShape == source.imageShape else {
+            throw Failure(message: "\(source.path): images are \(data.imageShape), the run was made for \(source.imageShape)", code: Exit.badData)
+        }
+        Random.seed(configuration.training.seed)
+        let task = makeTask(configuration.model)
+        let loader = BatchLoader(dataset: data, batchSize: configuration.training.batchSize, seed: configuration.training.seed,
+                                 pixelRange: source.pixelRange)
+        let trainer = Trainer(task: task, loader: loader, optimizer: Adam(learningRate: configuration.training.learningRate),
+                              configuration: configuration.training, folder: folder, configJSON: try configuration.json())
+        if common.resume != nil {
+            try trainer.resume()
+            printNote("resuming \(folder.path) at step \(trainer.step) of \(configuration.training.steps)")
+        } else {
+            try AtomicFile.write(Data(try configuration.json().utf8), to: folder.appendingPathComponent("config.json"))
+            printNote("training \(kind) (\(task.model.parameterCount) parameters) on \(data.count) images of \(source.imageShape.map(String.init).joined(separator: "×")) for \(configuration.training.steps) steps; run folder \(folder.path)")
+        }
+        // 3. train
+        let start = Date()
+        let outcome = try trainer.run()
+        let seconds = Date().timeIntervalSince(start)
+        switch outcome {
+        case .finished:
+            print("finished \(trainer.step) steps in \(ProgressReporter.clock(seconds)); checkpoint \(trainer.checkpointURL.path); samples in \(folder.appendingPathComponent("samples").path)")
+        case .interrupted:
+            throw Failure(message: "interrupted at step \(trainer.step); resume with: gen train \(kind) --resume \(folder.path)", code: Exit.interrupted)
+        case .diverged:
+            throw Failure(message: "training diverged at step \(trainer.step) (non-finite loss); last checkpoint kept", code: Exit.diverged)
+        }
+    }
+
+    static func defaultRunFolder(kind: String) -> String {
+        let formatter = DateFormatter()
+        formatter.dateFormat = "yyyyMMdd-HHmmss"
+        return "runs/\(kind)-\(formatter.string(from: Date()))"
+    }
+}
