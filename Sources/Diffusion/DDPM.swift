@@ -30,8 +30,9 @@ public final class DDPM: TrainingTask {
     public let configuration: DDPMConfiguration
     public let network: UNet
     public let denoiser: Denoiser
-    /// The sampler of the preview grids during training.
-    public var previewSampler = DDIMSampler(steps: 50)
+    /// The sampler of the preview grids during training: ancestral sampling over 100 strided
+    /// steps, which early in training gives cleaner pictures than DDIM's deterministic steps.
+    public var previewSampler = DDPMSampler(steps: 100)
 
     public init(_ configuration: DDPMConfiguration) {
         self.configuration = configuration

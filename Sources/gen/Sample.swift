@@ -18,9 +18,9 @@ struct Sample: ParsableCommand {
     var n: Int = 64
 
     @Option(help: "Sampler: ddpm (ancestral) or ddim.")
-    var sampler: SamplerName = .ddim
+    var sampler: SamplerName = .ddpm
 
-    @Option(help: "Sampling steps (default: T for ddpm, 50 for ddim).")
+    @Option(help: "Sampling steps (default: 250 for ddpm, strided over the T training steps; 50 for ddim).")
     var steps: Int?
 
     @Option(help: "DDIM's η (0: deterministic).")
@@ -82,7 +82,7 @@ struct Sample: ParsableCommand {
             }
             ddpm.network.eval()
             let generator = RandomGenerator(seed: seed, stream: .sampling)
-            let total = steps ?? (sampler == .ddpm ? configuration.model.diffusionSteps : 50)
+            let total = steps ?? (sampler == .ddpm ? min(250, configuration.model.diffusionSteps) : 50)
             let progress = ProgressReporter(total: total, label: "sampling step", lineEvery: max(1, total / 10))
             let start = Date()
             let images: Tensor

@@ -212,6 +212,8 @@ enum TrainingRun {
             try trainer.resume()
             printNote("resuming \(folder.path) at step \(trainer.step) of \(configuration.training.steps)")
         } else {
+            // A fresh run in a reused (--force) folder starts a fresh log.
+            try? fileManager.removeItem(at: trainer.metricsURL)
             try AtomicFile.write(Data(try configuration.json().utf8), to: folder.appendingPathComponent("config.json"))
             printNote("training \(kind) (\(task.model.parameterCount) parameters) on \(data.count) images of \(source.imageShape.map(String.init).joined(separator: "×")) for \(configuration.training.steps) steps; run folder \(folder.path)")
         }
