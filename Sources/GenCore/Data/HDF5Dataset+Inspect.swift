@@ -170,12 +170,12 @@ extension HDF5Dataset {
         }
     }
 
-    /// Dataset access with a bounded chunk cache (16 MiB) so reading nearby rows in several
+    /// Dataset access with a bounded chunk cache (4 MiB) so reading nearby rows in several
     /// calls decompresses each chunk once.
     static func cachedAccess() -> hid_t {
         let access = H5Pcreate(gen_H5P_DATASET_ACCESS())
         if access >= 0 {
-            H5Pset_chunk_cache(access, 1021, 16 << 20, 1)
+            H5Pset_chunk_cache(access, 1021, 4 << 20, 1)
             H5Pset_elink_cb(access, { _, _, _, _, _, _, _ in -1 }, nil)
         }
         return access
