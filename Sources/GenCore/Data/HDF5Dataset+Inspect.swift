@@ -225,7 +225,7 @@ extension HDF5Dataset {
         guard size > 0, size <= 256 else { return nil }
         var bytes = [CChar](repeating: 0, count: size + 1)
         guard H5Aread(attribute, type, &bytes) >= 0 else { _ = HDF5.errorStack(); return nil }
-        return String(cString: bytes).trimmingCharacters(in: .whitespaces)
+        return String(decoding: bytes.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self).trimmingCharacters(in: .whitespaces)
     }
 
     /// The minimum and maximum of a numeric dataset, read in slices of the first axis.

@@ -110,6 +110,34 @@ extension Kernels {
         }
     }
 
+    /// Unfolds `samples` consecutive samples (from `first`) of one group side by side into
+    /// `columns`, a `[patchSize, samples·outPlane]` matrix.
+    private static func unfold(_ input: Tensor, _ g: ConvGeometry, first: Int, samples: Int, group: Int,
+                               into columns: UnsafeMutablePointer<Float>) {
+        for s in 0..<samples {
+            let source = input.pointer + ((first + s) * g.inChannels + group * g.inPerGroup) * g.inPlane
+            im2col(source, g, into: columns + s * g.outPlane, rowStride: samples * g.outPlane)
+        }
+    }
+
+    /// One group's output gradient for `samples` samples as a `[outPerGroup, samples·outPlane]`
+    /// matrix: copied into `scratch` when several samples must sit side by side, read in place
+    /// for one.
+    private static func gradientMatrix(_ gradOutput: Tensor, _ g: ConvGeometry, first: Int, samples: Int, group: Int,
+                                       scratch: TensorStorage?) -> UnsafePointer<Float> {
+        guard let scratch else {
+            return UnsafePointer(gradOutput.pointer + (first * g.outChannels + group * g.outPerGroup) * g.outPlane)
+        }
+        let width = samples * g.outPlane
+        for s in 0..<samples {
+            for o in 0..<g.outPerGroup {
+                let source = gradOutput.pointer + ((first + s) * g.outChannels + group * g.outPerGroup + o) * g.outPlane
+                (scratch.pointer + o * width + s * g.outPlane).update(from: source, count: g.outPlane)
+            }
+        }
+        return UnsafePointer(scratch.pointer)
+    }
+
     /// Convolution: `[N, C, H, W] ⊛ [O, C/g, kh, kw] (+ bias [O]) → [N, O, OH, OW]`.
     static func convolve(_ input: Tensor, _ weight: Tensor, bias: Tensor?, _ g: ConvGeometry) -> Tensor {
         let output = Tensor(uninitializedShape: [g.batch, g.outChannels, g.outHeight, g.outWidth])
@@ -121,10 +149,7 @@ extension Kernels {
             let samples = min(chunk, g.batch - first)
             let width = samples * g.outPlane
             for group in 0..<g.groups {
-                for s in 0..<samples {
-                    let source = input.pointer + ((first + s) * g.inChannels + group * g.inPerGroup) * g.inPlane
-                    im2col(source, g, into: columns.pointer + s * g.outPlane, rowStride: width)
-                }
+                unfold(input, g, first: first, samples: samples, group: group, into: columns.pointer)
                 let weights = weight.pointer + group * g.outPerGroup * g.patchSize
                 if let product {
                     sgemm(transposeA: false, transposeB: false, m: g.outPerGroup, n: width, k: g.patchSize,
@@ -159,18 +184,7 @@ extension Kernels {
             let samples = min(chunk, g.batch - first)
             let width = samples * g.outPlane
             for group in 0..<g.groups {
-                let gradient: UnsafePointer<Float>
-                if let gathered {
-                    for s in 0..<samples {
-                        for o in 0..<g.outPerGroup {
-                            let source = gradOutput.pointer + ((first + s) * g.outChannels + group * g.outPerGroup + o) * g.outPlane
-                            (gathered.pointer + o * width + s * g.outPlane).update(from: source, count: g.outPlane)
-                        }
-                    }
-                    gradient = UnsafePointer(gathered.pointer)
-                } else {
-                    gradient = UnsafePointer(gradOutput.pointer + (first * g.outChannels + group * g.outPerGroup) * g.outPlane)
-                }
+                let gradient = gradientMatrix(gradOutput, g, first: first, samples: samples, group: group, scratch: gathered)
                 let weights = weight.pointer + group * g.outPerGroup * g.patchSize
                 sgemm(transposeA: true, transposeB: false, m: g.patchSize, n: width, k: g.outPerGroup,
                       a: weights, lda: g.patchSize, b: gradient, ldb: width, c: columns.pointer, ldc: width)
@@ -195,22 +209,8 @@ extension Kernels {
             let samples = min(chunk, g.batch - first)
             let width = samples * g.outPlane
             for group in 0..<g.groups {
-                for s in 0..<samples {
-                    let source = input.pointer + ((first + s) * g.inChannels + group * g.inPerGroup) * g.inPlane
-                    im2col(source, g, into: columns.pointer + s * g.outPlane, rowStride: width)
-                }
-                let gradient: UnsafePointer<Float>
-                if let gathered {
-                    for s in 0..<samples {
-                        for o in 0..<g.outPerGroup {
-                            let source = gradOutput.pointer + ((first + s) * g.outChannels + group * g.outPerGroup + o) * g.outPlane
-                            (gathered.pointer + o * width + s * g.outPlane).update(from: source, count: g.outPlane)
-                        }
-                    }
-                    gradient = UnsafePointer(gathered.pointer)
-                } else {
-                    gradient = UnsafePointer(gradOutput.pointer + (first * g.outChannels + group * g.outPerGroup) * g.outPlane)
-                }
+                unfold(input, g, first: first, samples: samples, group: group, into: columns.pointer)
+                let gradient = gradientMatrix(gradOutput, g, first: first, samples: samples, group: group, scratch: gathered)
                 sgemm(transposeA: false, transposeB: true, m: g.outPerGroup, n: g.patchSize, k: width,
                       a: gradient, lda: width, b: columns.pointer, ldb: width,
                       beta: 1, c: gradWeight.pointer + group * g.outPerGroup * g.patchSize, ldc: g.patchSize)

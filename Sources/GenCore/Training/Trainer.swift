@@ -200,7 +200,7 @@ public final class Trainer {
 
     private func openMetrics() throws -> FileHandle {
         if !FileManager.default.fileExists(atPath: metricsURL.path) {
-            FileManager.default.createFile(atPath: metricsURL.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: metricsURL.path, contents: nil)
         }
         let handle = try FileHandle(forWritingTo: metricsURL)
         try handle.seekToEnd()

@@ -51,7 +51,7 @@ func checkGradients(
         let checked = input.count <= 256 ? Array(0..<input.count) : stride(from: 0, to: input.count, by: input.count / 128 + 1).map { $0 }
         var failures: [String] = []
         for element in checked {
-            var plus = inputs.map { $0.copy() }, minus = inputs.map { $0.copy() }
+            let plus = inputs.map { $0.copy() }, minus = inputs.map { $0.copy() }
             plus[index].withUnsafeMutableBufferPointer { $0[element] += step }
             minus[index].withUnsafeMutableBufferPointer { $0[element] -= step }
             let numeric = Float((loss(plus) - loss(minus)) / (2 * Double(step)))
