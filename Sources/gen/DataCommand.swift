@@ -6,7 +6,7 @@ import GenCore
 struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data", abstract: "Import image collections into HDF5 and inspect HDF5 files.",
-        subcommands: [Import.self, Info.self, Scan.self])
+        subcommands: [Import.self, Info.self, Scan.self, Validate.self])
 
     struct Import: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -60,6 +60,7 @@ struct DataCommand: ParsableCommand {
 
         func run() throws {
             try reportingFailures {
+                try HDF5Guard.check(file)
                 let datasets = try HDF5Dataset.inventory(of: URL(fileURLWithPath: file))
                 print(file)
                 for info in datasets {
@@ -95,6 +96,7 @@ extension DataCommand {
         func run() throws {
             try reportingFailures {
                 guard batchSize >= 1 else { throw Failure(message: "--batch-size must be at least 1", code: Exit.usage) }
+                try HDF5Guard.check(file, dataset: dataset)
                 let data = try HDF5Dataset(url: URL(fileURLWithPath: file), options: .init(dataset: dataset))
                 if let note = data.choiceNote { printNote(note) }
                 let loader = BatchLoader(dataset: data, batchSize: min(batchSize, data.count), pixelRange: .symmetric, dropLast: false)

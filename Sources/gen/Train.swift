@@ -176,6 +176,7 @@ enum TrainingRun {
             if let contents = try? fileManager.contentsOfDirectory(atPath: folder.path), !contents.isEmpty, !common.force {
                 throw Failure(message: "\(folder.path): already holds a run; choose another --out, --resume it, or pass --force", code: Exit.usage)
             }
+            try HDF5Guard.check(common.data!, dataset: common.dataset)
             let data = try HDF5Dataset(url: URL(fileURLWithPath: common.data!), options: .init(dataset: common.dataset, readLabels: false))
             if let note = data.choiceNote { printNote(note) }
             let source = DataSource(path: data.path, dataset: data.imagesName, imageShape: data.imageShape, pixelRange: .symmetric)
@@ -198,6 +199,7 @@ enum TrainingRun {
         }
         // 2. data, model, optimizer, trainer
         let source = configuration.data
+        if common.resume != nil { try HDF5Guard.check(source.path, dataset: source.dataset) }
         let data = try HDF5Dataset(url: URL(fileURLWithPath: source.path), options: .init(dataset: source.dataset, readLabels: false))
         guard data.imageShape == source.imageShape else {
             throw Failure(message: "\(source.path): images are \(data.imageShape), the run was made for \(source.imageShape)", code: Exit.badData)

@@ -31,6 +31,8 @@ struct DataCommandTests {
         (["data", "info", "no-such-file.h5"], Int32(66), "no-such-file.h5: no such file"),
         (["data", "info", "NOT_HDF5"], Int32(65), "not_hdf5.h5: not an HDF5 file"),
         (["data", "info", "TRUNCATED"], Int32(65), "truncated.h5: HDF5 error"),
+        (["data", "info", "CRASHER"], Int32(65), "the HDF5 library crashed reading this file"),
+        (["train", "ddpm", "--data", "CRASHER", "--out", "OUT"], Int32(65), "the HDF5 library crashed reading this file"),
         (["data", "import", "RAGGED", "--out", "OUT"], Int32(65), "ragged.csv: line 4 has 16 fields, expected 17"),
         (["data", "import", "KAGGLE", "--out", "/no/such/folder/out.h5"], Int32(73), "/no/such/folder/out.h5: cannot write: no such folder"),
         (["data", "import", "KAGGLE", "--out", "OUT", "--shape", "4by4"], Int32(64), "--shape must look like 28x28"),
@@ -41,6 +43,7 @@ struct DataCommandTests {
             switch argument {
             case "NOT_HDF5": return fixtureData.appendingPathComponent("not_hdf5.h5").path
             case "TRUNCATED": return fixtureData.appendingPathComponent("truncated.h5").path
+            case "CRASHER": return repositoryRoot.appendingPathComponent("Tests/Fuzz/Known-libhdf5/crash-65125717f71a408fc3335d7298de1f830f8b72ae").path
             case "RAGGED": return fixtureData.appendingPathComponent("ragged.csv").path
             case "KAGGLE": return fixtureData.appendingPathComponent("kaggle.csv").path
             case "OUT": return scratch.path("out.h5")
