@@ -231,6 +231,12 @@ extension HDF5Dataset {
     /// The minimum and maximum of a numeric dataset, read in slices of the first axis.
     private static func valueRange(_ file: hid_t, _ info: HDF5DatasetInfo, _ path: String) throws -> ClosedRange<Double>? {
         guard let first = info.shape.first, first > 0, !info.shape.contains(0) else { return nil }
+        // Headers may claim huge datasets: scan at most 2³⁰ values, in slices of at most 4 MiB.
+        let (total, overflow) = info.shape.reduce((1, false)) { partial, size in
+            let (product, flag) = partial.0.multipliedReportingOverflow(by: size)
+            return (product, partial.1 || flag)
+        }
+        guard !overflow, total <= 1 << 30, info.shape.dropFirst().reduce(1, *) <= 1 << 19 else { return nil }
         let dataset = HDF5Handle(try HDF5.check(H5Dopen2(file, info.name, gen_H5P_DEFAULT()), path, "cannot open '\(info.name)'"), .dataset)
         let rowSize = info.shape.dropFirst().reduce(1, *)
         let rowsPerSlice = max(1, (4 << 20) / max(rowSize, 1))

@@ -74,6 +74,9 @@ public final class HDF5Dataset {
     private let labels: HDF5Handle?
     private let isFloat: Bool
 
+    /// The most values (channels × height × width) one image may have.
+    public static let maximumImageValues = 1 << 26
+
     /// The shape of one image: `[channels, height, width]`.
     public var imageShape: [Int] { [channels, height, width] }
 
@@ -121,6 +124,11 @@ public final class HDF5Dataset {
             case .nhw: (c, h, w) = (1, info.shape[1], info.shape[2])
             case .nchw: (c, h, w) = (info.shape[1], info.shape[2], info.shape[3])
             case .nhwc: (c, h, w) = (info.shape[3], info.shape[1], info.shape[2])
+            }
+            // A header may claim any size; refuse images larger than any model here could use
+            // before HDF5 is asked to read (and allocate for) one.
+            guard c <= 4096, h <= 16384, w <= 16384, c * h * w <= HDF5Dataset.maximumImageValues else {
+                throw DataError.malformed(path, "dataset '\(imagesName)' holds \(c)×\(h)×\(w) images, more than the \(HDF5Dataset.maximumImageValues) values per image gen reads")
             }
             let isFloat = info.typeClass == H5T_FLOAT
             var range: ClosedRange<Float> = 0...255
