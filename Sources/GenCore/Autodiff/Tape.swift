@@ -143,6 +143,3 @@ private func recordSlow(
     result.node = tape.append(shape: output.shape, parents: parents, pullback: pullback)
     return result
 }
-
-/// Whether the current code runs under a recording tape.
-var isRecordingGradients: Bool { GradientTape.current != nil }

@@ -28,8 +28,9 @@ public enum Schedules {
 /// Scales `gradients` so that their joint L2 norm is at most `maxNorm` (PyTorch's
 /// `clip_grad_norm_`: factor `maxNorm / (norm + 1e-6)` when below 1).
 /// - Returns: the clipped gradients and the norm before clipping.
-public func clipGradientNorm(_ gradients: Gradients, maxNorm: Float) -> (gradients: Gradients, norm: Float) {
-    let norm = gradientNorm(gradients)
+/// - Parameter norm: the gradients' joint norm when the caller has it already.
+public func clipGradientNorm(_ gradients: Gradients, maxNorm: Float, norm: Float? = nil) -> (gradients: Gradients, norm: Float) {
+    let norm = norm ?? gradientNorm(gradients)
     let factor = maxNorm / (norm + 1e-6)
     guard factor < 1 else { return (gradients, norm) }
     return (withoutGradients { gradients.mapValues { $0.detached * factor } }, norm)

@@ -9,11 +9,4 @@ public enum ResourceUsage {
         return Int(usage.ru_maxrss) * 1024
     }
 
-    /// Current resident memory in bytes (from `/proc/self/statm`), or nil where unavailable.
-    public static var residentBytes: Int? {
-        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return nil }
-        let fields = text.split(separator: " ")
-        guard fields.count > 1, let pages = Int(fields[1]) else { return nil }
-        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
-    }
 }

@@ -166,7 +166,6 @@ struct CompareKernel: BinaryKernel {
 }
 
 struct NegateKernel: UnaryKernel { @inline(__always) func callAsFunction(_ x: Float) -> Float { -x } }
-struct ExpKernel: UnaryKernel { @inline(__always) func callAsFunction(_ x: Float) -> Float { expf(x) } }
 struct LogKernel: UnaryKernel { @inline(__always) func callAsFunction(_ x: Float) -> Float { logf(x) } }
 struct SqrtKernel: UnaryKernel { @inline(__always) func callAsFunction(_ x: Float) -> Float { x.squareRoot() } }
 struct AbsKernel: UnaryKernel { @inline(__always) func callAsFunction(_ x: Float) -> Float { abs(x) } }
@@ -176,13 +175,6 @@ struct SinKernel: UnaryKernel { @inline(__always) func callAsFunction(_ x: Float
 struct CosKernel: UnaryKernel { @inline(__always) func callAsFunction(_ x: Float) -> Float { cosf(x) } }
 struct ReLUKernel: UnaryKernel { @inline(__always) func callAsFunction(_ x: Float) -> Float { x > 0 ? x : 0 } }
 struct StepKernel: UnaryKernel { @inline(__always) func callAsFunction(_ x: Float) -> Float { x > 0 ? 1 : 0 } }
-
-/// The logistic sigmoid, written to stay finite for large |x|.
-struct SigmoidKernel: UnaryKernel {
-    @inline(__always) func callAsFunction(_ x: Float) -> Float {
-        x >= 0 ? 1 / (1 + expf(-x)) : { let e = expf(x); return e / (1 + e) }()
-    }
-}
 
 struct AffineKernel: UnaryKernel {
     let scale: Float, shift: Float

@@ -143,7 +143,7 @@ public final class Trainer {
             }
             nonFiniteStreak = 0
             // 4. update
-            let clipped = configuration.gradientClip.map { clipGradientNorm(gradients, maxNorm: $0).gradients } ?? gradients
+            let clipped = configuration.gradientClip.map { clipGradientNorm(gradients, maxNorm: $0, norm: norm).gradients } ?? gradients
             optimizer.update(task.model, with: clipped)
             ema?.update(from: task.model)
             step += 1
