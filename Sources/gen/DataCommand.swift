@@ -59,21 +59,23 @@ struct DataCommand: ParsableCommand {
         var file: String
 
         func run() throws {
-            try reportingFailures {
-                try HDF5Guard.check(file)
-                let datasets = try HDF5Dataset.inventory(of: URL(fileURLWithPath: file))
-                print(file)
-                for info in datasets {
-                    let shape = info.shape.map(String.init).joined(separator: "×")
-                    let chunk = info.chunk.map { "chunks " + $0.map(String.init).joined(separator: "×") } ?? "contiguous"
-                    let filters = info.filters.isEmpty ? "uncompressed" : info.filters.joined(separator: "+")
-                    let range = info.valueRange.map { "values \(format($0.lowerBound))…\(format($0.upperBound))" } ?? ""
-                    print("  \(info.name)  \(shape.isEmpty ? "scalar" : shape)  \(info.typeName)  \(chunk)  \(filters)  \(range)")
-                }
-            }
+            try reportingFailures { print(try HDF5Guard.inventory(file), terminator: "") }
         }
 
-        private func format(_ value: Double) -> String {
+        /// Every dataset of `file`, one line each, after the file's name.
+        static func describe(_ file: String) throws -> String {
+            var lines = [file]
+            for info in try HDF5Dataset.inventory(of: URL(fileURLWithPath: file)) {
+                let shape = info.shape.map(String.init).joined(separator: "×")
+                let chunk = info.chunk.map { "chunks " + $0.map(String.init).joined(separator: "×") } ?? "contiguous"
+                let filters = info.filters.isEmpty ? "uncompressed" : info.filters.joined(separator: "+")
+                let range = info.valueRange.map { "values \(format($0.lowerBound))…\(format($0.upperBound))" } ?? ""
+                lines.append("  \(info.name)  \(shape.isEmpty ? "scalar" : shape)  \(info.typeName)  \(chunk)  \(filters)  \(range)")
+            }
+            return lines.joined(separator: "\n") + "\n"
+        }
+
+        private static func format(_ value: Double) -> String {
             value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(format: "%.4g", value)
         }
     }

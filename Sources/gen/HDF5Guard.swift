@@ -6,19 +6,38 @@ import GenCore
 /// is not built to read hostile files safely; see Tests/Fuzz/Known-libhdf5) ends in a one-line
 /// error instead of taking gen down. The child is this binary running `gen data validate`.
 enum HDF5Guard {
-    /// Checks that `path` opens and reads; throws the child's one-line error, or a failure
-    /// naming the crash.
+    /// Checks that `path` opens and reads as a training dataset; throws the child's one-line
+    /// error, or a failure naming the crash.
     static func check(_ path: String, dataset: String? = nil) throws {
+        _ = try runChild(path, arguments: dataset.map { ["--dataset", $0] } ?? [])
+    }
+
+    /// `gen data info`'s listing of `path`, made in the child (so the file is read once).
+    static func inventory(_ path: String) throws -> String {
+        try runChild(path, arguments: ["--inventory"]) ?? DataCommand.Info.describe(path)
+    }
+
+    /// Runs `gen data validate path arguments…`; returns its standard output, or nil when no
+    /// child could be started (the caller then opens the file in-process, as before).
+    private static func runChild(_ path: String, arguments: [String]) throws -> String? {
         guard FileManager.default.fileExists(atPath: path) else { throw DataError.missingFile(path) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe")
-        process.arguments = ["data", "validate", path] + (dataset.map { ["--dataset", $0] } ?? [])
-        let errors = Pipe()
+        process.arguments = ["data", "validate", path] + arguments
+        // Standard error goes to a scratch file, so reading the output pipe to its end cannot
+        // block on a full error pipe.
+        let errorsURL = FileManager.default.temporaryDirectory.appendingPathComponent("gen-validate-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        guard FileManager.default.createFile(atPath: errorsURL.path, contents: nil),
+              let errors = try? FileHandle(forWritingTo: errorsURL) else { return nil }
+        defer { try? FileManager.default.removeItem(at: errorsURL) }
+        let output = Pipe()
+        process.standardOutput = output
         process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        do { try process.run() } catch { return }  // cannot isolate: open it in-process as before
-        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        do { try process.run() } catch { return nil }
+        let outputData = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
+        try? errors.close()
+        let message = (try? String(contentsOf: errorsURL, encoding: .utf8)) ?? ""
         if process.terminationReason == .uncaughtSignal {
             throw Failure(message: "\(path): the HDF5 library crashed reading this file (signal \(process.terminationStatus)); it is malformed or hostile and was not opened", code: Exit.badData)
         }
@@ -26,6 +45,7 @@ enum HDF5Guard {
             let line = message.split(separator: "\n").last { $0.hasPrefix("gen: ") }.map { String($0.dropFirst(5)) } ?? "\(path): cannot be read"
             throw Failure(message: line, code: process.terminationStatus == Exit.missingInput ? Exit.missingInput : Exit.badData)
         }
+        return String(decoding: outputData, as: UTF8.self)
     }
 }
 
@@ -38,12 +58,15 @@ extension DataCommand {
 
         @Argument var file: String
         @Option var dataset: String?
+        @Flag var inventory = false
 
         func run() throws {
             try reportingFailures {
-                let url = URL(fileURLWithPath: file)
-                _ = try HDF5Dataset.inventory(of: url)
-                let data = try HDF5Dataset(url: url, options: .init(dataset: dataset))
+                if inventory {
+                    print(try Info.describe(file), terminator: "")
+                    return
+                }
+                let data = try HDF5Dataset(url: URL(fileURLWithPath: file), options: .init(dataset: dataset))
                 _ = try data.images(at: [0, data.count - 1], scaledTo: .unit)
                 _ = try data.labels(at: [0, data.count - 1])
             }

@@ -22,6 +22,9 @@ struct DataCommandTests {
         #expect(imported.standardOutput.contains("3 images of 1×4×5 (uint8) with labels"))
         let info = try runGen(["data", "info", out])
         #expect(info.standardOutput.contains("images  3×4×5  uint8  chunks 64×4×5  gzip(4)  values 11…254"), "\(info.standardOutput)")
+        // info lists any HDF5 file, image-like or not
+        let other = try runGen(["data", "info", fixtureData.appendingPathComponent("int64_images.h5").path])
+        #expect(other.status == 0 && other.standardOutput.contains("images  2×4×4  int64  contiguous  uncompressed  values 11…242"), "\(other.standardError)")
         let again = try runGen(["data", "import", fixtureData.appendingPathComponent("kaggle.csv").path, "--out", out])
         #expect(again.status == 65 && again.standardError.contains("already exists (pass --force to overwrite)"))
     }
