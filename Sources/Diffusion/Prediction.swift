@@ -1,79 +1,142 @@
 import GenCore
 
-/// What a denoising network predicts from `xt = alpha·data + sigma·noise` (alpha² + sigma² = 1):
-/// the noise ε, the clean data, or the velocity v = alpha·ε − sigma·data (Salimans & Ho 2022).
-/// Every conversion between them lives here.
+/// The coefficients of a ``NoiseProcess`` at some times, as tensors that broadcast against `xt`:
+/// `xt = alpha·data + sigma·noise`, and a velocity prediction is `velocityNoise·noise + velocityData·data`.
+public struct PathCoefficients {
+    public var alpha: Tensor
+    public var sigma: Tensor
+    public var velocityNoise: Tensor
+    public var velocityData: Tensor
+
+    public init(alpha: Tensor, sigma: Tensor, velocityNoise: Tensor, velocityData: Tensor) {
+        self.alpha = alpha
+        self.sigma = sigma
+        self.velocityNoise = velocityNoise
+        self.velocityData = velocityData
+    }
+
+    /// A variance-preserving process's coefficients (α² + σ² = 1, Salimans & Ho's velocity).
+    public init(alpha: Tensor, sigma: Tensor) {
+        self.init(alpha: alpha, sigma: sigma, velocityNoise: alpha, velocityData: -sigma)
+    }
+}
+
+/// What a denoising network predicts from `xt = alpha·data + sigma·noise`: the noise ε, the
+/// clean data, or a velocity `v = a·noise + b·data` whose coefficients the process fixes (for
+/// DDPM Salimans & Ho's `α·ε − σ·data`, for flow matching `noise − data`). Every conversion
+/// between them lives here: `xt` and any one prediction determine the other two, since the
+/// 2×2 system `[α σ; b a]·[data; noise] = [xt; v]` has determinant `α·a − σ·b ≠ 0`.
 public enum Prediction: String, Codable, Sendable, CaseIterable {
     case noise, data, velocity
 
     /// The target the network should output, given the true `data` and `noise`.
-    public static func target(_ kind: Prediction, data: Tensor, noise: Tensor, alpha: Tensor, sigma: Tensor) -> Tensor {
+    public static func target(_ kind: Prediction, data: Tensor, noise: Tensor, _ c: PathCoefficients) -> Tensor {
         switch kind {
         case .noise: return noise
         case .data: return data
-        case .velocity: return alpha * noise - sigma * data
+        case .velocity: return c.velocityNoise * noise + c.velocityData * data
         }
     }
 
     /// The noise implied by a prediction of `kind` at `xt`.
-    public static func noise(from output: Tensor, _ kind: Prediction, xt: Tensor, alpha: Tensor, sigma: Tensor) -> Tensor {
+    public static func noise(from output: Tensor, _ kind: Prediction, xt: Tensor, _ c: PathCoefficients) -> Tensor {
         switch kind {
         case .noise: return output
-        case .data: return (xt - alpha * output) / sigma               // ε = (xt − α·x̂)/σ
-        case .velocity: return sigma * xt + alpha * output             // ε = σ·xt + α·v
+        case .data: return (xt - c.alpha * output) / c.sigma                  // ε = (xt − α·x̂)/σ
+        case .velocity:                                                       // ε = (α·v − b·xt)/det
+            return (c.alpha * output - c.velocityData * xt) / determinant(c)
         }
     }
 
     /// The clean data implied by a prediction of `kind` at `xt`.
-    public static func data(from output: Tensor, _ kind: Prediction, xt: Tensor, alpha: Tensor, sigma: Tensor) -> Tensor {
+    public static func data(from output: Tensor, _ kind: Prediction, xt: Tensor, _ c: PathCoefficients) -> Tensor {
         switch kind {
-        case .noise: return (xt - sigma * output) / alpha              // x̂ = (xt − σ·ε)/α
+        case .noise: return (xt - c.sigma * output) / c.alpha                 // x̂ = (xt − σ·ε)/α
         case .data: return output
-        case .velocity: return alpha * xt - sigma * output             // x̂ = α·xt − σ·v
+        case .velocity:                                                       // x̂ = (a·xt − σ·v)/det
+            return (c.velocityNoise * xt - c.sigma * output) / determinant(c)
         }
     }
 
-    /// The velocity implied by a prediction of `kind` at `xt`.
-    public static func velocity(from output: Tensor, _ kind: Prediction, xt: Tensor, alpha: Tensor, sigma: Tensor) -> Tensor {
-        let noise = noise(from: output, kind, xt: xt, alpha: alpha, sigma: sigma)
-        let data = data(from: output, kind, xt: xt, alpha: alpha, sigma: sigma)
-        return alpha * noise - sigma * data
+    /// The velocity (in the process's own coefficients) implied by a prediction of `kind` at `xt`.
+    public static func velocity(from output: Tensor, _ kind: Prediction, xt: Tensor, _ c: PathCoefficients) -> Tensor {
+        if kind == .velocity { return output }
+        return c.velocityNoise * noise(from: output, kind, xt: xt, c) + c.velocityData * data(from: output, kind, xt: xt, c)
     }
 
     /// The score ∇ log p(xt) = −ε/σ.
-    public static func score(from output: Tensor, _ kind: Prediction, xt: Tensor, alpha: Tensor, sigma: Tensor) -> Tensor {
-        -noise(from: output, kind, xt: xt, alpha: alpha, sigma: sigma) / sigma
+    public static func score(from output: Tensor, _ kind: Prediction, xt: Tensor, _ c: PathCoefficients) -> Tensor {
+        -noise(from: output, kind, xt: xt, c) / c.sigma
+    }
+
+    private static func determinant(_ c: PathCoefficients) -> Tensor {
+        c.alpha * c.velocityNoise - c.sigma * c.velocityData
     }
 }
 
 /// Anything that maps noisy images and times to a prediction: a trained network, or an exact
 /// analytic denoiser in tests.
 public protocol DenoisingNetwork: AnyObject {
-    /// - Parameters: xt `[N, C, H, W]`, times `[N]` in [0, 1]. Returns `[N, C, H, W]`.
+    /// - Parameters: xt `[N, …]` (images `[N, C, H, W]`), times `[N]` in [0, 1]. Returns the shape of `xt`.
     func callAsFunction(_ xt: Tensor, times: Tensor) -> Tensor
 }
 
 extension UNet: DenoisingNetwork {}
 
-/// A network together with its prediction type and noise schedule: it answers "what noise /
-/// data is in `xt` at time t". Samplers talk only to this, never to a concrete network.
+/// A network together with its prediction type and noise process: it answers "what noise,
+/// data, score or velocity is in `xt` at time t". Samplers, losses and the likelihood talk only
+/// to this, never to a concrete network, schedule or SDE.
+///
+/// The network sees `xt / √(α² + σ²)`, so its input has unit scale for unit-scale data under any
+/// process (for variance-preserving processes the factor is 1 and the input is `xt` itself).
 public final class Denoiser {
     public let network: any DenoisingNetwork
     public let prediction: Prediction
-    public let schedule: NoiseSchedule
+    public let process: any NoiseProcess
+    /// Network evaluations since creation (or the last reset): the NFE of a sampling run.
+    public var evaluations = 0
 
-    public init(network: any DenoisingNetwork, prediction: Prediction, schedule: NoiseSchedule) {
+    public init(network: any DenoisingNetwork, prediction: Prediction, process: any NoiseProcess) {
         self.network = network
         self.prediction = prediction
-        self.schedule = schedule
+        self.process = process
+    }
+
+    /// The network's raw output for `xt` at per-sample `times` (for losses; gradients flow).
+    public func output(_ xt: Tensor, times: [Double]) -> Tensor {
+        evaluations += 1
+        let c = process.coefficients(times, rank: xt.rank)
+        let scale = (c.alpha.squared() + c.sigma.squared()).sqrt()
+        let input = scale.scalars.allSatisfy { abs($0 - 1) < 1e-6 } ? xt : xt / scale
+        return network(input, times: Tensor(times.map(Float.init)))
+    }
+
+    /// The network's raw output with all samples at time `t`, and the coefficients there.
+    public func output(_ xt: Tensor, at t: Double) -> (output: Tensor, coefficients: PathCoefficients) {
+        (output(xt, times: Array(repeating: t, count: xt.shape[0])), process.coefficients(at: t))
     }
 
     /// The predicted noise and data at `xt`, all samples at time `t`.
     public func predict(_ xt: Tensor, at t: Double) -> (noise: Tensor, data: Tensor) {
-        let batch = xt.shape[0]
-        let output = network(xt, times: Tensor.full([batch], Float(t)))
-        let alpha = Tensor(Float(schedule.alpha(t))), sigma = Tensor(Float(schedule.sigma(t)))
-        return (Prediction.noise(from: output, prediction, xt: xt, alpha: alpha, sigma: sigma),
-                Prediction.data(from: output, prediction, xt: xt, alpha: alpha, sigma: sigma))
+        let (output, c) = output(xt, at: t)
+        return (Prediction.noise(from: output, prediction, xt: xt, c), Prediction.data(from: output, prediction, xt: xt, c))
+    }
+
+    /// The score ∇ log p_t(xt) = −ε̂/σ.
+    public func score(_ xt: Tensor, at t: Double) -> Tensor {
+        let (output, c) = output(xt, at: t)
+        return Prediction.score(from: output, prediction, xt: xt, c)
+    }
+
+    /// The probability-flow ODE's velocity `dxt/dt = α'·x̂ + σ'·ε̂` (for a Gaussian path this is
+    /// `f·x − ½g²·score`, Song et al. 2021, Eq. 13; for flow matching the learned velocity).
+    public func velocity(_ xt: Tensor, at t: Double) -> Tensor {
+        let (output, c) = output(xt, at: t)
+        let da = Float(process.alphaDerivative(t)), ds = Float(process.sigmaDerivative(t))
+        if prediction == .velocity {
+            let (a, b) = process.velocityCoefficients(t)
+            if abs(a - Double(ds)) < 1e-12 && abs(b - Double(da)) < 1e-12 { return output }
+        }
+        return Prediction.data(from: output, prediction, xt: xt, c) * da + Prediction.noise(from: output, prediction, xt: xt, c) * ds
     }
 }

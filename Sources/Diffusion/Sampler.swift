@@ -6,7 +6,8 @@ import GenCore
 /// 0 = data) and one `step` from a time to the next. Anything a multistep method remembers
 /// between steps lives in its explicit `State`, never hidden in the sampler, so one sampler
 /// value can run any number of batches. A sampler works with any ``Denoiser`` and never asks
-/// which network, schedule or prediction type is behind it.
+/// which network, noise process (DDPM schedule, SDE, flow-matching path) or prediction type is
+/// behind it: everything it needs comes through ``Denoiser`` and ``NoiseProcess``.
 ///
 /// ```swift
 /// /// Deterministic Euler steps of the probability-flow ODE in (x̂, ε̂) form (DDIM with η = 0).
@@ -17,8 +18,8 @@ import GenCore
 ///     func step(_ xt: Tensor, from t: Double, to s: Double, denoiser: Denoiser,
 ///               generator: RandomGenerator) -> Tensor {
 ///         let (noise, data) = denoiser.predict(xt, at: t)
-///         let schedule = denoiser.schedule
-///         return data * Float(schedule.alpha(s)) + noise * Float(schedule.sigma(s))
+///         let process = denoiser.process
+///         return data * Float(process.alpha(s)) + noise * Float(process.sigma(s))
 ///     }
 ///     func images(_ xt: Tensor) -> Tensor { xt }
 /// }
@@ -30,7 +31,8 @@ public protocol Sampler {
     /// Times from 1 (noise) down to 0 (data); `step` runs between consecutive entries.
     var timeGrid: [Double] { get }
 
-    /// The state at t = 1 for the given initial noise `[N, C, H, W]`.
+    /// The state at t = 1 for a draw `[N, C, H, W]` from the process's prior (N(0, I) scaled
+    /// by ``NoiseProcess/priorStandardDeviation``).
     func start(from noise: Tensor) -> State
 
     /// Moves `state` from time `t` to the earlier time `s`.
@@ -53,8 +55,9 @@ public struct SamplingProgress {
 }
 
 extension Sampler {
-    /// Runs the whole grid from `noise`, without recording gradients, calling `onStep` after
-    /// every step (for progress bars or intermediate grids).
+    /// Runs the whole grid from standard normal `noise` (scaled to the prior here), without
+    /// recording gradients, calling `onStep` after every step (for progress bars or
+    /// intermediate grids). The denoiser's ``Denoiser/evaluations`` count the NFE.
     /// - Returns: the images at t = 0, `[N, C, H, W]`.
     public func sample(
         _ denoiser: Denoiser, noise: Tensor, generator: RandomGenerator,
@@ -64,7 +67,8 @@ extension Sampler {
         require(grid.count >= 2 && grid.first == 1 && grid.last == 0 && zip(grid, grid.dropFirst()).allSatisfy { $0 > $1 },
                 "Sampler: the time grid must fall strictly from 1 to 0, got \(grid.prefix(3))…\(grid.suffix(2))")
         return withoutGradients {
-            var state = start(from: noise)
+            let priorScale = Float(denoiser.process.priorStandardDeviation)
+            var state = start(from: priorScale == 1 ? noise : noise * priorScale)
             for index in 0..<(grid.count - 1) {
                 state = step(state, from: grid[index], to: grid[index + 1], denoiser: denoiser, generator: generator)
                 onStep(SamplingProgress(step: index + 1, total: grid.count - 1, time: grid[index + 1], images: images(state)))

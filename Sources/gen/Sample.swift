@@ -17,11 +17,27 @@ struct Sample: ParsableCommand {
     @Option(help: "How many images.")
     var n: Int = 64
 
-    @Option(help: "Sampler: ddpm (ancestral) or ddim.")
-    var sampler: SamplerName = .ddpm
+    @Option(help: """
+        Sampler. ddpm and sde runs: ddpm (ancestral), ddim, euler-maruyama, reverse-diffusion, pc \
+        (predictor-corrector), or an ODE method for the probability-flow ODE: euler, midpoint, heun, rk4, dopri5. \
+        flow runs: the ODE methods. Default: ddpm for ddpm runs, euler-maruyama for sde runs, heun for flow runs.
+        """)
+    var sampler: SamplerName?
 
-    @Option(help: "Sampling steps (default: 250 for ddpm, strided over the T training steps; 50 for ddim).")
+    @Option(help: "Sampling steps (default: ddpm 250 (at most T), ddim 50, SDE samplers 500, euler 100, midpoint/heun 50, rk4 25; for dopri5 the progress intervals, 4).")
     var steps: Int?
+
+    @Option(help: "Predictor-corrector: the corrector's signal-to-noise ratio.")
+    var snr: Double = 0.16
+
+    @Option(help: "Predictor-corrector: Langevin steps per time.")
+    var correctorSteps: Int = 1
+
+    @Option(help: "dopri5: relative tolerance.")
+    var rtol: Double = 1e-5
+
+    @Option(help: "dopri5: absolute tolerance.")
+    var atol: Double = 1e-5
 
     @Option(help: "DDIM's η (0: deterministic).")
     var eta: Double = 0
@@ -50,13 +66,45 @@ struct Sample: ParsableCommand {
     @Option(help: "Threads for GenCore and OpenBLAS.")
     var threads: Int?
 
-    enum SamplerName: String, ExpressibleByArgument, CaseIterable { case ddpm, ddim }
+    enum SamplerName: String, ExpressibleByArgument, CaseIterable {
+        case ddpm, ddim, eulerMaruyama = "euler-maruyama", reverseDiffusion = "reverse-diffusion", pc
+        case euler, midpoint, heun, rk4, dopri5
+
+        var odeMethod: ODESolver.Method? { ODESolver.Method(rawValue: rawValue) }
+
+        var defaultSteps: Int {
+            switch self {
+            case .ddpm: return 250
+            case .ddim: return 50
+            case .eulerMaruyama, .reverseDiffusion, .pc: return 500
+            case .euler: return 100
+            case .midpoint, .heun: return 50
+            case .rk4: return 25
+            case .dopri5: return 4
+            }
+        }
+
+        static func valid(for kind: String) -> [SamplerName] {
+            kind == "flow" ? allCases.filter { $0.odeMethod != nil } : allCases
+        }
+
+        static func defaultFor(_ kind: String) -> SamplerName {
+            switch kind {
+            case "sde": return .eulerMaruyama
+            case "flow": return .heun
+            default: return .ddpm
+            }
+        }
+    }
 
     func validate() throws {
         guard n >= 1 else { throw ValidationError("--n must be at least 1") }
         if let steps, steps < 1 { throw ValidationError("--steps must be at least 1") }
         if let nrow, nrow < 1 { throw ValidationError("--nrow must be at least 1") }
         guard eta >= 0 else { throw ValidationError("--eta must not be negative") }
+        guard snr > 0, correctorSteps >= 0, rtol > 0, atol > 0 else {
+            throw ValidationError("--snr, --rtol and --atol must be positive, --corrector-steps not negative")
+        }
     }
 
     func run() throws {
@@ -69,34 +117,34 @@ struct Sample: ParsableCommand {
             }
             try checkWritable(output)
             let checkpoint = try RunCheckpoint.read(checkpointURL)
-            let kind = try RunKind.decode(checkpoint.configJSON)
-            guard kind.kind == "ddpm" else {
-                throw Failure(message: "\(folder.path): a \(kind.kind) run; gen sample knows ddpm runs so far", code: Exit.badData)
+            let (kind, model) = try DiffusionRun.load(checkpoint, from: checkpointURL, emaWeights: !noEMA)
+            let name = sampler ?? SamplerName.defaultFor(kind)
+            guard SamplerName.valid(for: kind).contains(name) else {
+                throw Failure(message: "--sampler \(name.rawValue) does not fit a \(kind) run; use one of \(SamplerName.valid(for: kind).map(\.rawValue).joined(separator: ", "))", code: Exit.usage)
             }
-            let configuration = try RunConfiguration<DDPMConfiguration>.decode(checkpoint.configJSON)
-            let ddpm = DDPM(configuration.model)
-            do {
-                try ddpm.network.load(stateDict: noEMA ? checkpoint.model : checkpoint.samplingWeights)
-            } catch let error as StateDictError {
-                throw Failure(message: "\(checkpointURL.path): does not fit its own configuration: \(error)", code: Exit.badData)
-            }
-            ddpm.network.eval()
             let generator = RandomGenerator(seed: seed, stream: .sampling)
-            let total = steps ?? (sampler == .ddpm ? min(250, configuration.model.diffusionSteps) : 50)
+            var total = steps ?? name.defaultSteps
+            if name == .ddpm, steps == nil, let ddpm = model as? DDPM { total = min(total, ddpm.configuration.diffusionSteps) }
             let progress = ProgressReporter(total: total, label: "sampling step", lineEvery: max(1, total / 10))
             let start = Date()
+            func draw<S: Sampler>(_ sampler: S) -> Tensor {
+                model.sample(count: n, sampler: sampler, generator: generator) { progress.update(step: $0.step) }
+            }
             let images: Tensor
-            switch sampler {
-            case .ddpm:
-                images = ddpm.sample(count: n, sampler: DDPMSampler(steps: total, variance: variance, clipData: clip), generator: generator) { progress.update(step: $0.step) }
-            case .ddim:
-                images = ddpm.sample(count: n, sampler: DDIMSampler(steps: total, eta: eta, clipData: clip), generator: generator) { progress.update(step: $0.step) }
+            switch name {
+            case .ddpm: images = draw(DDPMSampler(steps: total, variance: variance, clipData: clip))
+            case .ddim: images = draw(DDIMSampler(steps: total, eta: eta, clipData: clip))
+            case .eulerMaruyama: images = draw(EulerMaruyamaSampler(steps: total))
+            case .reverseDiffusion: images = draw(ReverseDiffusionSampler(steps: total))
+            case .pc: images = draw(PredictorCorrectorSampler(steps: total, signalToNoise: snr, correctorSteps: correctorSteps))
+            case .euler, .midpoint, .heun, .rk4, .dopri5:
+                images = draw(ProbabilityFlowSampler(method: name.odeMethod!, steps: total, relativeTolerance: rtol, absoluteTolerance: atol))
             }
             let columns = nrow ?? Int(Double(n).squareRoot().rounded(.up))
             try ImageGrid.write(images, to: URL(fileURLWithPath: output), nrow: columns, range: .symmetric)
             if let npy { try NPY.write(images, to: URL(fileURLWithPath: npy)) }
             if let h5 { try writeHDF5(images, to: URL(fileURLWithPath: h5)) }
-            print("wrote \(output): \(n) samples from \(folder.path) (\(sampler.rawValue), \(total) steps, \(String(format: "%.1f", Date().timeIntervalSince(start))) s)")
+            print("wrote \(output): \(n) samples from \(folder.path) (\(name.rawValue), \(total) steps, \(model.denoiser.evaluations) network evaluations, \(String(format: "%.1f", Date().timeIntervalSince(start))) s)")
         }
     }
 

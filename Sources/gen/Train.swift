@@ -6,8 +6,8 @@ import GenCore
 /// `gen train <kind>`: train a model on an HDF5 dataset into a run folder.
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a generative model. Kinds: ddpm (more arrive with their modules).",
-        subcommands: [TrainDDPM.self])
+        abstract: "Train a generative model.",
+        subcommands: [TrainDDPM.self, TrainSDE.self, TrainFlow.self])
 }
 
 /// Options every model kind shares.
@@ -77,21 +77,8 @@ struct CommonTrainingOptions: ParsableArguments {
     }
 }
 
-struct TrainDDPM: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "ddpm", abstract: "Train a denoising diffusion model (Ho et al. 2020) with a UNet.")
-
-    @OptionGroup var common: CommonTrainingOptions
-
-    @Option(help: "Noise schedule: linear or cosine.")
-    var schedule: NoiseSchedule.Kind = .linear
-
-    @Option(help: "Diffusion steps T.")
-    var diffusionSteps: Int = 1000
-
-    @Option(help: "What the network predicts: noise, data or velocity.")
-    var prediction: Prediction = .noise
-
+/// The UNet options of the three diffusion families.
+struct UNetOptions: ParsableArguments {
     @Option(help: "Base channels of the UNet.")
     var channels: Int = 32
 
@@ -110,24 +97,51 @@ struct TrainDDPM: ParsableCommand {
     @Option(help: "Image size (must match the data; default: from the data).")
     var imageSize: Int?
 
+    /// The UNet for images of `data`'s shape, or the reason it cannot be built.
+    func configuration(for data: DataSource, kind: String) throws -> UNetConfiguration {
+        guard data.imageShape[1] == data.imageShape[2] else {
+            throw Failure(message: "\(data.path): \(kind) needs square images, got \(data.imageShape[1])×\(data.imageShape[2])", code: Exit.badData)
+        }
+        if let imageSize, imageSize != data.imageShape[1] {
+            throw Failure(message: "--image-size \(imageSize) does not match the data's \(data.imageShape[1])", code: Exit.usage)
+        }
+        let multipliers = try parseList(channelMultipliers, option: "--channel-multipliers")
+        let attention = attentionResolutions.isEmpty ? [] : try parseList(attentionResolutions, option: "--attention-resolutions")
+        guard channels >= 1, channels % 8 == 0 || channels < 8, resBlocks >= 1, !multipliers.isEmpty else {
+            throw Failure(message: "--channels must be a multiple of 8 (group norm), --res-blocks and the multipliers at least 1", code: Exit.usage)
+        }
+        let levels = multipliers.count - 1
+        guard data.imageShape[1] % (1 << levels) == 0 else {
+            throw Failure(message: "\(data.path): images of \(data.imageShape[1]) pixels cannot be halved \(levels) times (--channel-multipliers has \(multipliers.count) levels)", code: Exit.usage)
+        }
+        return UNetConfiguration(imageChannels: data.imageShape[0], baseChannels: channels, channelMultipliers: multipliers,
+                                 residualBlocksPerLevel: resBlocks, attentionResolutions: attention, dropout: dropout,
+                                 groups: min(8, channels), imageSize: data.imageShape[1])
+    }
+}
+
+struct TrainDDPM: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ddpm", abstract: "Train a denoising diffusion model (Ho et al. 2020) with a UNet.")
+
+    @OptionGroup var common: CommonTrainingOptions
+    @OptionGroup var unet: UNetOptions
+
+    @Option(help: "Noise schedule: linear or cosine.")
+    var schedule: NoiseSchedule.Kind = .linear
+
+    @Option(help: "Diffusion steps T.")
+    var diffusionSteps: Int = 1000
+
+    @Option(help: "What the network predicts: noise, data or velocity.")
+    var prediction: Prediction = .noise
+
     func run() throws {
         try reportingFailures {
             try TrainingRun.execute(common: common, kind: "ddpm") { data in
-                guard data.imageShape[1] == data.imageShape[2] else {
-                    throw Failure(message: "\(data.path): DDPM needs square images, got \(data.imageShape[1])×\(data.imageShape[2])", code: Exit.badData)
-                }
-                if let imageSize, imageSize != data.imageShape[1] {
-                    throw Failure(message: "--image-size \(imageSize) does not match the data's \(data.imageShape[1])", code: Exit.usage)
-                }
-                let multipliers = try parseList(channelMultipliers, option: "--channel-multipliers")
-                let attention = attentionResolutions.isEmpty ? [] : try parseList(attentionResolutions, option: "--attention-resolutions")
-                guard channels >= 1, channels % 8 == 0 || channels < 8, resBlocks >= 1, diffusionSteps >= 1, !multipliers.isEmpty else {
-                    throw Failure(message: "--channels must be a multiple of 8 (group norm), --res-blocks, --diffusion-steps and the multipliers at least 1", code: Exit.usage)
-                }
-                let unet = UNetConfiguration(imageChannels: data.imageShape[0], baseChannels: channels, channelMultipliers: multipliers,
-                                             residualBlocksPerLevel: resBlocks, attentionResolutions: attention, dropout: dropout,
-                                             groups: min(8, channels), imageSize: data.imageShape[1])
-                return DDPMConfiguration(unet: unet, schedule: schedule, diffusionSteps: diffusionSteps, prediction: prediction)
+                guard diffusionSteps >= 1 else { throw Failure(message: "--diffusion-steps must be at least 1", code: Exit.usage) }
+                return DDPMConfiguration(unet: try unet.configuration(for: data, kind: "DDPM"), schedule: schedule,
+                                         diffusionSteps: diffusionSteps, prediction: prediction)
             } makeTask: { (model: DDPMConfiguration) in
                 DDPM(model)
             }
@@ -135,6 +149,70 @@ struct TrainDDPM: ParsableCommand {
     }
 }
 
+struct TrainSDE: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sde", abstract: "Train a score-based model through an SDE (Song et al. 2021): VP, sub-VP or VE.")
+
+    @OptionGroup var common: CommonTrainingOptions
+    @OptionGroup var unet: UNetOptions
+
+    @Option(help: "The SDE: vp, subvp or ve.")
+    var sde: SDEConfiguration.Kind = .vp
+
+    @Option(help: "β at t = 0 (VP, sub-VP).")
+    var betaMin: Double = 0.1
+
+    @Option(help: "β at t = 1 (VP, sub-VP).")
+    var betaMax: Double = 20
+
+    @Option(help: "σ at t = 0 (VE).")
+    var sigmaMin: Double = 0.01
+
+    @Option(help: "σ at t = 1 (VE).")
+    var sigmaMax: Double = 50
+
+    @Option(help: "What the network predicts: noise, data or velocity.")
+    var prediction: Prediction = .noise
+
+    func run() throws {
+        try reportingFailures {
+            try TrainingRun.execute(common: common, kind: "sde") { data in
+                guard betaMin > 0, betaMax >= betaMin, sigmaMin > 0, sigmaMax > sigmaMin else {
+                    throw Failure(message: "need 0 < --beta-min ≤ --beta-max and 0 < --sigma-min < --sigma-max", code: Exit.usage)
+                }
+                let configuration = SDEConfiguration(sde, betaMin: betaMin, betaMax: betaMax, sigmaMin: sigmaMin, sigmaMax: sigmaMax)
+                return ScoreSDEConfiguration(unet: try unet.configuration(for: data, kind: "an SDE model"), sde: configuration,
+                                             prediction: prediction)
+            } makeTask: { (model: ScoreSDEConfiguration) in
+                ScoreSDE(model)
+            }
+        }
+    }
+}
+
+struct TrainFlow: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "flow", abstract: "Train a flow-matching model (Lipman et al. 2023) on the linear path.")
+
+    @OptionGroup var common: CommonTrainingOptions
+    @OptionGroup var unet: UNetOptions
+
+    @Option(help: "How data and noise are paired: independent, or ot (minibatch optimal transport).")
+    var coupling: Coupling = .independent
+
+    func run() throws {
+        try reportingFailures {
+            try TrainingRun.execute(common: common, kind: "flow") { data in
+                FlowMatchingConfiguration(unet: try unet.configuration(for: data, kind: "flow matching"), coupling: coupling)
+            } makeTask: { (model: FlowMatchingConfiguration) in
+                FlowMatching(model)
+            }
+        }
+    }
+}
+
+extension SDEConfiguration.Kind: ExpressibleByArgument {}
+extension Coupling: ExpressibleByArgument {}
 extension NoiseSchedule.Kind: ExpressibleByArgument {}
 extension Prediction: ExpressibleByArgument {}
 

@@ -6,7 +6,7 @@ struct Gen: ParsableCommand {
         commandName: "gen",
         abstract: "Train generative models of images on the CPU: diffusion, VAE, flows and GANs.",
         version: GenCore.version,
-        subcommands: [Train.self, Sample.self, DataCommand.self, Info.self, Bench.self])
+        subcommands: [Train.self, Sample.self, Eval.self, DataCommand.self, Info.self, Bench.self])
 }
 
 Gen.main()

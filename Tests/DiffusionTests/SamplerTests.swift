@@ -3,38 +3,31 @@ import Foundation
 import GenCore
 import Testing
 
-/// The exact denoiser of Gaussian data N(mean, std²) per element: E[data | xt] in closed form,
-/// answered as noise.
-final class GaussianDenoiser: DenoisingNetwork {
-    let mean: Float, std: Float
-    let schedule: NoiseSchedule
-    init(mean: Float, std: Float, schedule: NoiseSchedule) {
-        self.mean = mean
-        self.std = std
-        self.schedule = schedule
-    }
-    func callAsFunction(_ xt: Tensor, times: Tensor) -> Tensor {
-        let t = Double(times.scalars[0])
-        let alpha = Float(schedule.alpha(t)), sigma = Float(schedule.sigma(t))
-        // x̂ = mean + α·std²/(α²·std² + σ²)·(xt − α·mean); ε̂ = (xt − α·x̂)/σ
-        let gain = alpha * std * std / (alpha * alpha * std * std + sigma * sigma)
-        let data = (xt - alpha * mean) * gain + mean
-        return (xt - data * alpha) / sigma
-    }
-}
-
 /// Every built-in sampler, for the conformance checks.
 struct SamplerCase: Sendable, CustomTestStringConvertible {
     let name: String
+    /// Runs on SDE-type processes only (their reverse-SDE drift is singular at t = 1 on the linear path).
+    let needsSDE: Bool
+    /// How close the spread of the recovered Gaussian must be.
+    let spreadTolerance: Float
     let make: @Sendable () -> any Sampler
     var testDescription: String { name }
 }
 
 let samplerCases: [SamplerCase] = [
-    SamplerCase(name: "DDPM small variance") { DDPMSampler(steps: 1000, variance: .small, clipData: false) },
-    SamplerCase(name: "DDPM large variance") { DDPMSampler(steps: 1000, variance: .large, clipData: false) },
-    SamplerCase(name: "DDIM η=0") { DDIMSampler(steps: 100, eta: 0, clipData: false) },
-    SamplerCase(name: "DDIM η=1") { DDIMSampler(steps: 200, eta: 1, clipData: false) },
+    SamplerCase(name: "DDPM small variance", needsSDE: false, spreadTolerance: 0.015) { DDPMSampler(steps: 1000, variance: .small, clipData: false) },
+    SamplerCase(name: "DDPM large variance", needsSDE: false, spreadTolerance: 0.015) { DDPMSampler(steps: 1000, variance: .large, clipData: false) },
+    SamplerCase(name: "DDIM η=0", needsSDE: false, spreadTolerance: 0.03) { DDIMSampler(steps: 100, eta: 0, clipData: false) },
+    SamplerCase(name: "DDIM η=1", needsSDE: false, spreadTolerance: 0.03) { DDIMSampler(steps: 200, eta: 1, clipData: false) },
+    SamplerCase(name: "Euler–Maruyama", needsSDE: true, spreadTolerance: 0.02) { EulerMaruyamaSampler(steps: 1000) },
+    SamplerCase(name: "reverse diffusion", needsSDE: true, spreadTolerance: 0.02) { ReverseDiffusionSampler(steps: 1000) },
+    SamplerCase(name: "predictor–corrector", needsSDE: true, spreadTolerance: 0.03) { PredictorCorrectorSampler(steps: 500) },
+    SamplerCase(name: "PC with EM predictor", needsSDE: true, spreadTolerance: 0.03) { PredictorCorrectorSampler(steps: 500, predictor: .eulerMaruyama) },
+    SamplerCase(name: "ODE Euler", needsSDE: false, spreadTolerance: 0.03) { ProbabilityFlowSampler(method: .euler, steps: 1000) },
+    SamplerCase(name: "ODE midpoint", needsSDE: false, spreadTolerance: 0.015) { ProbabilityFlowSampler(method: .midpoint, steps: 50) },
+    SamplerCase(name: "ODE Heun", needsSDE: false, spreadTolerance: 0.015) { ProbabilityFlowSampler(method: .heun, steps: 50) },
+    SamplerCase(name: "ODE RK4", needsSDE: false, spreadTolerance: 0.015) { ProbabilityFlowSampler(method: .rk4, steps: 20) },
+    SamplerCase(name: "ODE Dormand–Prince", needsSDE: false, spreadTolerance: 0.015) { ProbabilityFlowSampler(method: .dopri5, steps: 2) },
 ]
 
 func run(_ sampler: any Sampler, _ denoiser: Denoiser, noise: Tensor, seed: UInt64) -> Tensor {
@@ -44,51 +37,75 @@ func run(_ sampler: any Sampler, _ denoiser: Denoiser, noise: Tensor, seed: UInt
 
 @Suite("Samplers")
 struct SamplerTests {
-    static let schedule = NoiseSchedule(.linear, steps: 1000)
-    nonisolated(unsafe) static let denoiser = Denoiser(network: GaussianDenoiser(mean: 0.5, std: 0.5, schedule: schedule), prediction: .noise, schedule: schedule)
-
-    /// Sampling with the exact denoiser of N(0.5, 0.5²) recovers its mean and spread.
-    @Test(arguments: samplerCases)
-    func recoversGaussianData(_ c: SamplerCase) {
-        let noise = Tensor.randomNormal([20000, 1, 1, 1], using: RandomGenerator(seed: 1))
-        let samples = run(c.make(), Self.denoiser, noise: noise, seed: 2)
-        #expect(samples.shape == [20000, 1, 1, 1])
+    /// Sampling with the exact denoiser of N(0.5, 0.5²) recovers its mean and spread, for every
+    /// sampler on every process it applies to.
+    @Test(arguments: samplerCases, processCases)
+    func recoversGaussianData(_ c: SamplerCase, _ p: ProcessCase) {
+        guard !c.needsSDE || p.isSDE else { return }
+        let denoiser = GaussianNetwork(mean: 0.5, std: 0.5, process: p.process, prediction: p.prediction).denoiser()
+        let noise = Tensor.randomNormal([10000, 1, 1, 1], using: RandomGenerator(seed: 1))
+        let samples = run(c.make(), denoiser, noise: noise, seed: 2)
+        #expect(samples.shape == [10000, 1, 1, 1])
         let mean = samples.mean().item, std = samples.variance().item.squareRoot()
-        // Ancestral sampling over all 1000 steps is near exact; DDIM's first-order steps
-        // under-disperse slightly at 100–200 steps (std 0.486 and 0.480; 0.499 at 1000 steps).
-        let spreadTolerance: Float = c.name.hasPrefix("DDPM") ? 0.01 : 0.03
-        #expect(abs(mean - 0.5) < 0.02 && abs(std - 0.5) < spreadTolerance, "\(c.name): mean \(mean), std \(std)")
+        #expect(abs(mean - 0.5) < 0.02 && abs(std - 0.5) < c.spreadTolerance, "\(c.name) on \(p.name): mean \(mean), std \(std)")
     }
 
-    @Test(arguments: samplerCases)
-    func seededRunsRepeat(_ c: SamplerCase) {
-        let noise = Tensor.randomNormal([3, 1, 2, 2], using: RandomGenerator(seed: 5))
-        #expect(run(c.make(), Self.denoiser, noise: noise, seed: 9).isIdentical(to: run(c.make(), Self.denoiser, noise: noise, seed: 9)))
+    /// Shapes hold and a seed fixes the result, for every sampler and process.
+    @Test(arguments: samplerCases, processCases)
+    func seededRunsRepeat(_ c: SamplerCase, _ p: ProcessCase) {
+        guard !c.needsSDE || p.isSDE else { return }
+        let denoiser = GaussianNetwork(mean: 0.5, std: 0.5, process: p.process, prediction: p.prediction).denoiser()
+        let noise = Tensor.randomNormal([3, 2, 2, 3], using: RandomGenerator(seed: 5))
+        let first = run(c.make(), denoiser, noise: noise, seed: 9)
+        #expect(first.shape == [3, 2, 2, 3] && first.isFinite)
+        #expect(first.isIdentical(to: run(c.make(), denoiser, noise: noise, seed: 9)))
     }
 
-    /// DDIM with η = 0 ignores the generator: the noise alone decides the result.
-    @Test func ddimWithZeroEtaIsDeterministic() {
+    /// DDIM with η = 0 and the ODE samplers ignore the generator: the noise alone decides.
+    @Test func deterministicSamplersIgnoreTheGenerator() {
+        let denoiser = GaussianNetwork(mean: 0.5, std: 0.5, process: NoiseSchedule(.linear)).denoiser()
         let noise = Tensor.randomNormal([3, 1, 2, 2], using: RandomGenerator(seed: 5))
-        let sampler = DDIMSampler(steps: 10, eta: 0, clipData: false)
-        #expect(run(sampler, Self.denoiser, noise: noise, seed: 1).isIdentical(to: run(sampler, Self.denoiser, noise: noise, seed: 2)))
+        for sampler in [DDIMSampler(steps: 10, eta: 0, clipData: false) as any Sampler, ProbabilityFlowSampler(method: .heun, steps: 10)] {
+            #expect(run(sampler, denoiser, noise: noise, seed: 1).isIdentical(to: run(sampler, denoiser, noise: noise, seed: 2)))
+        }
     }
 
     /// Golden values: seeded full loops over the fixed analytic denoiser give stored sums
     /// (recorded from this implementation; a change means the samplers' numbers changed).
     @Test func goldenSums() {
+        let denoiser = GaussianNetwork(mean: 0.5, std: 0.5, process: NoiseSchedule(.linear)).denoiser()
         let noise = Tensor.randomNormal([4, 1, 3, 3], using: RandomGenerator(seed: 0))
-        let ddpm = run(DDPMSampler(steps: 100, variance: .small, clipData: true), Self.denoiser, noise: noise, seed: 0).sum().item
-        let ddim = run(DDIMSampler(steps: 20, eta: 0.5, clipData: true), Self.denoiser, noise: noise, seed: 0).sum().item
+        let ddpm = run(DDPMSampler(steps: 100, variance: .small, clipData: true), denoiser, noise: noise, seed: 0).sum().item
+        let ddim = run(DDIMSampler(steps: 20, eta: 0.5, clipData: true), denoiser, noise: noise, seed: 0).sum().item
         #expect(abs(ddpm - Self.goldenDDPM) < 1e-3, "DDPM sum \(ddpm)")
         #expect(abs(ddim - Self.goldenDDIM) < 1e-3, "DDIM sum \(ddim)")
     }
     static let goldenDDPM: Float = 15.351891
     static let goldenDDIM: Float = 21.11446
 
-    @Test func samplingReportsEveryStep() {
+    @Test func samplingReportsEveryStepAndCountsEvaluations() {
         var steps: [Int] = []
+        let denoiser = GaussianNetwork(mean: 0.5, std: 0.5, process: VPSDE()).denoiser()
         let noise = Tensor.randomNormal([2, 1, 2, 2], using: RandomGenerator(seed: 5))
-        _ = DDIMSampler(steps: 7).sample(Self.denoiser, noise: noise, generator: RandomGenerator(seed: 0)) { steps.append($0.step) }
+        _ = DDIMSampler(steps: 7).sample(denoiser, noise: noise, generator: RandomGenerator(seed: 0)) { steps.append($0.step) }
         #expect(steps == Array(1...7))
+        #expect(denoiser.evaluations == 7)
+        denoiser.evaluations = 0
+        _ = ProbabilityFlowSampler(method: .rk4, steps: 5).sample(denoiser, noise: noise, generator: RandomGenerator(seed: 0))
+        // four per RK4 step, and the final denoising at the minimum time
+        #expect(denoiser.evaluations == 5 * 4 + 1)
+        denoiser.evaluations = 0
+        _ = PredictorCorrectorSampler(steps: 5, correctorSteps: 2).sample(denoiser, noise: noise, generator: RandomGenerator(seed: 0))
+        #expect(denoiser.evaluations == 5 * 3)
+    }
+
+    /// The probability-flow ODE of a flow-matching path: for the linear path with the exact
+    /// velocity of Gaussian data, Dormand–Prince turns the prior's quantiles into the data's
+    /// (the transport map of 1-D Gaussians is affine: x = mean + std·z).
+    @Test func flowODEIsTheAffineTransportMap() {
+        let denoiser = GaussianNetwork(mean: 0.5, std: 0.5, process: LinearPath(), prediction: .velocity).denoiser()
+        let noise = Tensor([-2, -1, 0, 1, 2], shape: [5, 1])
+        let images = run(ProbabilityFlowSampler(method: .dopri5, steps: 1, relativeTolerance: 1e-6, absoluteTolerance: 1e-6), denoiser, noise: noise, seed: 0)
+        #expect(maxDifference(images, noise * 0.5 + 0.5) < 1e-4, "\(images.scalars)")
     }
 }

@@ -36,23 +36,28 @@ struct ScheduleTests {
         #expect(abs(schedule.alphaBars[step] - expected) < 1e-9 * max(1, expected), "step \(step): \(schedule.alphaBars[step]) vs \(expected)")
     }
 
-    /// Converting any prediction to noise, data or velocity and back gives the original.
-    @Test(arguments: Prediction.allCases)
-    func conversionsInvertEachOther(_ kind: Prediction) {
+    /// Converting any prediction to noise, data or velocity and back gives the original, for a
+    /// variance-preserving process (Salimans & Ho's v) and for the linear path (v = noise − data).
+    @Test(arguments: Prediction.allCases, [false, true])
+    func conversionsInvertEachOther(_ kind: Prediction, linearPath: Bool) {
         let generator = RandomGenerator(seed: 4)
         let data = Tensor.randomNormal([3, 1, 2, 2], using: generator), noise = Tensor.randomNormal([3, 1, 2, 2], using: generator)
-        let angles = Tensor.randomUniform([3, 1, 1, 1], low: 0.1, high: 1.4, using: generator)
-        let alpha = angles.cos(), sigma = angles.sin()
-        let xt = alpha * data + sigma * noise
-        let output = Prediction.target(kind, data: data, noise: noise, alpha: alpha, sigma: sigma)
-        #expect(maxDifference(Prediction.noise(from: output, kind, xt: xt, alpha: alpha, sigma: sigma), noise) < 1e-5)
-        #expect(maxDifference(Prediction.data(from: output, kind, xt: xt, alpha: alpha, sigma: sigma), data) < 1e-5)
-        let velocity = alpha * noise - sigma * data
-        #expect(maxDifference(Prediction.velocity(from: output, kind, xt: xt, alpha: alpha, sigma: sigma), velocity) < 1e-5)
-        #expect(maxDifference(Prediction.score(from: output, kind, xt: xt, alpha: alpha, sigma: sigma), -noise / sigma) < 1e-4)
+        let c: PathCoefficients
+        let velocity: Tensor
+        if linearPath {
+            c = LinearPath().coefficients([0.1, 0.5, 0.9], rank: 4)
+            velocity = noise - data
+        } else {
+            let angles = Tensor.randomUniform([3, 1, 1, 1], low: 0.1, high: 1.4, using: generator)
+            c = PathCoefficients(alpha: angles.cos(), sigma: angles.sin())
+            velocity = c.alpha * noise - c.sigma * data
+        }
+        let xt = c.alpha * data + c.sigma * noise
+        let output = Prediction.target(kind, data: data, noise: noise, c)
+        #expect(maxDifference(Prediction.noise(from: output, kind, xt: xt, c), noise) < 1e-5)
+        #expect(maxDifference(Prediction.data(from: output, kind, xt: xt, c), data) < 1e-5)
+        #expect(maxDifference(Prediction.velocity(from: output, kind, xt: xt, c), velocity) < 1e-5)
+        #expect(maxDifference(Prediction.score(from: output, kind, xt: xt, c), -noise / c.sigma) < 1e-4)
     }
 }
 
-func maxDifference(_ a: Tensor, _ b: Tensor) -> Float {
-    zip(a.scalars, b.scalars).map { abs($0 - $1) }.max() ?? 0
-}

@@ -71,14 +71,14 @@ struct DDPMLearningTests {
         let schedule = NoiseSchedule(.cosine, steps: 100)
         let network = PointDenoiser(generator: generator)
         let optimizer = Adam(learningRate: 2e-3)
+        let denoiser = Denoiser(network: network, prediction: .noise, process: schedule)
         for _ in 0..<1500 {
             let batch = data(256)
-            let (_, gradients) = valueAndGrad(network) { m in
-                ddpmLoss(network: m, prediction: .noise, schedule: schedule, data: batch, generator: generator)
+            let (_, gradients) = valueAndGrad(network) { _ in
+                ddpmLoss(denoiser: denoiser, diffusionSteps: schedule.steps, data: batch, generator: generator)
             }
             optimizer.update(network, with: gradients)
         }
-        let denoiser = Denoiser(network: network, prediction: .noise, schedule: schedule)
         let samples = DDPMSampler(steps: 100, clipData: false)
             .sample(denoiser, noise: Tensor.randomNormal([4000, 2, 1, 1], using: generator), generator: generator)
             .reshaped([4000, 2])

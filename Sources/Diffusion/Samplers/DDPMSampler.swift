@@ -1,8 +1,9 @@
 import GenCore
 
-/// Ancestral sampling of DDPM (Ho et al. 2020, Algorithm 2), between any two grid times:
-/// `x_s ~ N(μ̃(xt, x̂), σ²)` with the posterior mean of Eq. 7 and the variance fixed small
-/// (β̃, the posterior's) or large (β).
+/// Ancestral sampling of DDPM (Ho et al. 2020, Algorithm 2), between any two grid times of any
+/// ``NoiseProcess``: `x_s ~ N(μ̃(xt, x̂), σ²)` with the Gaussian posterior `q(x_s | xt, x̂)`
+/// (Eq. 6–7; in Kingma et al. 2021's form, Eq. 26–28, which holds for every process) and the
+/// variance fixed small (the posterior's, β̃) or large (the forward step's, β).
 public struct DDPMSampler: Sampler {
     /// The two fixed variances of Ho et al. 2020, §3.2.
     public enum Variance: String, Codable, Sendable, CaseIterable {
@@ -29,19 +30,17 @@ public struct DDPMSampler: Sampler {
     public func start(from noise: Tensor) -> Tensor { noise }
 
     public func step(_ xt: Tensor, from t: Double, to s: Double, denoiser: Denoiser, generator: RandomGenerator) -> Tensor {
-        let schedule = denoiser.schedule
+        let process = denoiser.process
         // 1. predict the clean image
         var (_, data) = denoiser.predict(xt, at: t)
         if clipData { data = data.clamped(-1, 1) }
-        // 2. the posterior q(x_s | xt, x̂) between the two times (Eq. 6–7 with ᾱ(t)/ᾱ(s) as one step)
-        let alphaBarT = schedule.alphaBar(t), alphaBarS = schedule.alphaBar(s)
-        let beta = 1 - alphaBarT / alphaBarS
-        let dataCoefficient = alphaBarS.squareRoot() * beta / (1 - alphaBarT)
-        let xtCoefficient = (alphaBarT / alphaBarS).squareRoot() * (1 - alphaBarS) / (1 - alphaBarT)
-        let mean = data * Float(dataCoefficient) + xt * Float(xtCoefficient)
+        // 2. the posterior q(x_s | xt, x̂): xt = a·x_s + √v·z is the forward step from s to t
+        let (a, v) = process.transition(from: s, to: t)
+        let sigmaT2 = process.sigma(t) * process.sigma(t), sigmaS2 = process.sigma(s) * process.sigma(s)
+        let mean = data * Float(process.alpha(s) * v / sigmaT2) + xt * Float(a * sigmaS2 / sigmaT2)
         guard s > 0 else { return mean }
         // 3. add noise of the chosen variance
-        let variance = self.variance == .small ? (1 - alphaBarS) / (1 - alphaBarT) * beta : beta
+        let variance = self.variance == .small ? v * sigmaS2 / sigmaT2 : v
         return mean + Tensor.randomNormal(xt.shape, using: generator) * Float(variance.squareRoot())
     }
 
