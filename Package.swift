@@ -40,5 +40,7 @@ let package = Package(
         .testTarget(name: "GenCoreTests", dependencies: ["GenCore"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "GenCore"]),
         .testTarget(name: "genTests", dependencies: ["gen", "GenCore"]),
+        // A sampler written against the public API only: the Sampler extension point's example.
+        .testTarget(name: "SamplerExampleTests", dependencies: ["Diffusion", "GenCore"]),
     ]
 )

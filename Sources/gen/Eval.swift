@@ -26,7 +26,7 @@ struct Eval: ParsableCommand {
     @Option(help: "The metric: bpd.")
     var metric: Metric = .bpd
 
-    @Option(help: "How many test images (the first n of the file).")
+    @Option(help: "How many test images (spread evenly over the file, so sorted files give every class).")
     var n: Int = 512
 
     @Option(help: "Images per batch.")
@@ -86,9 +86,11 @@ struct Eval: ParsableCommand {
             let progress = ProgressReporter(total: count, label: "images", lineEvery: 1)
             let start = Date()
             var values: [Double] = [], evaluations = 0
+            let rows = (0..<count).map { $0 * test.count / count }
             for first in stride(from: 0, to: count, by: batchSize) {
-                let pixels = (try test.images(first..<min(count, first + batchSize), scaledTo: .unit) * 255).scalars.map { $0.rounded() }
-                let batch = Tensor(pixels, shape: [min(count, first + batchSize) - first] + test.imageShape)
+                let indices = Array(rows[first..<min(count, first + batchSize)])
+                let pixels = (try test.images(at: indices, scaledTo: .unit) * 255).scalars.map { $0.rounded() }
+                let batch = Tensor(pixels, shape: [indices.count] + test.imageShape)
                 let (bpd, nfe) = estimator.bitsPerDimension(pixels: batch, denoiser: model.likelihoodDenoiser, generator: generator)
                 values += bpd.scalars.map(Double.init)
                 evaluations += nfe

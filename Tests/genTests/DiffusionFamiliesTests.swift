@@ -1,0 +1,74 @@
+import Foundation
+import GenCore
+import Testing
+
+/// `gen train sde|flow` on the 50 8×8 fixture images, small enough to run in a second or two.
+func tinyDiffusionTraining(_ kind: String, _ out: String, steps: Int = 4, extra: [String] = []) -> [String] {
+    ["train", kind, "--data", fixtureData.appendingPathComponent("chunked_gzip.h5").path, "--steps", "\(steps)",
+     "--batch-size", "8", "--channels", "8", "--channel-multipliers", "1,2", "--threads", "2",
+     "--sample-every", "0", "--log-every", "1", "--warmup", "1", "--out", out] + extra
+}
+
+@Suite("gen train sde and flow, every sampler, gen eval bpd, run as processes", .serialized)
+struct DiffusionFamiliesTests {
+    /// Each SDE and each coupling trains; every sampler valid for the kind writes a grid and
+    /// reports its network evaluations; the wrong samplers are usage errors.
+    @Test(arguments: [("sde", ["--sde", "vp"]), ("sde", ["--sde", "subvp"]), ("sde", ["--sde", "ve"]),
+                      ("flow", ["--coupling", "independent"]), ("flow", ["--coupling", "ot"])])
+    func trainAndSampleWithEverySampler(_ kind: String, _ options: [String]) throws {
+        let scratch = try Scratch()
+        let run = scratch.path("run")
+        let trained = try runGen(tinyDiffusionTraining(kind, run, extra: options))
+        #expect(trained.status == 0, "\(trained.standardError)")
+        let config = try String(contentsOfFile: "\(run)/config.json", encoding: .utf8)
+        #expect(config.contains("\"kind\" : \"\(kind)\"") && config.contains(options[1]))
+        #expect(FileManager.default.fileExists(atPath: "\(run)/samples/step-000004.png"))
+
+        let samplers = kind == "flow" ? ["euler", "midpoint", "heun", "rk4", "dopri5"]
+            : ["ddpm", "ddim", "euler-maruyama", "reverse-diffusion", "pc", "euler", "midpoint", "heun", "rk4", "dopri5"]
+        for sampler in samplers {
+            let png = scratch.path("\(sampler).png")
+            let steps = sampler == "dopri5" ? "1" : "3"
+            let result = try runGen(["sample", png, "--run", run, "--n", "2", "--sampler", sampler, "--steps", steps, "--rtol", "1e-2", "--atol", "1e-2"])
+            #expect(result.status == 0, "\(sampler): \(result.standardError)")
+            #expect(result.standardOutput.contains("(\(sampler), \(steps) steps,") && result.standardOutput.contains("network evaluations"), "\(result.standardOutput)")
+            #expect(try PNG.read(URL(fileURLWithPath: png)).width == 2 * 10 + 2)
+        }
+        if kind == "flow" {
+            let wrong = try runGen(["sample", scratch.path("x.png"), "--run", run, "--sampler", "pc", "--n", "1"])
+            #expect(wrong.status == 64 && wrong.standardError.contains("does not fit a flow run"), "\(wrong.standardError)")
+        }
+    }
+
+    /// Bits per dimension of a tiny run: one JSON line with the estimate and how it was made.
+    @Test(arguments: ["ddpm", "sde", "flow"])
+    func evalBitsPerDimension(_ kind: String) throws {
+        let scratch = try Scratch()
+        let run = scratch.path("run")
+        let trained = kind == "ddpm" ? try runGen(tinyTraining(run, steps: 3)) : try runGen(tinyDiffusionTraining(kind, run, steps: 3))
+        #expect(trained.status == 0, "\(trained.standardError)")
+        let data = fixtureData.appendingPathComponent("chunked_gzip.h5").path
+        let result = try runGen(["eval", "--run", run, "--data", data, "--metric", "bpd", "--n", "4", "--rtol", "1e-3", "--atol", "1e-3"])
+        #expect(result.status == 0, "\(result.standardError)")
+        let line = try #require(result.standardOutput.split(separator: "\n").last)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        let bpd = try #require(json["bpd"] as? Double)
+        // an untrained model on 8-bit data: a few bits per dimension, finite and positive
+        #expect(bpd > 0 && bpd < 30, "\(line)")
+        #expect(json["dequantization"] as? String == "uniform" && json["n"] as? Int == 4 && json["kind"] as? String == kind)
+        #expect(result.standardError.contains("uniform dequantization"))
+    }
+
+    /// Bad input to eval: another image size, a missing run.
+    @Test func evalRejectsMismatchedData() throws {
+        let scratch = try Scratch()
+        let run = scratch.path("run")
+        #expect(try runGen(tinyDiffusionTraining("flow", run, steps: 1)).status == 0)
+        let other = fixtureData.appendingPathComponent("nhw_uint8.h5").path
+        let result = try runGen(["eval", "--run", run, "--data", other, "--n", "2"])
+        #expect(result.status == 65 && result.standardError.contains("the flow run was trained on [1, 8, 8]"), "\(result.standardError)")
+        #expect(result.standardError.split(separator: "\n").count == 1)
+        let missing = try runGen(["eval", "--run", scratch.path("nothing"), "--data", other])
+        #expect(missing.status == 66)
+    }
+}
