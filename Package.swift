@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "GenCore", targets: ["GenCore"]),
         .library(name: "Diffusion", targets: ["Diffusion"]),
+        .library(name: "GAN", targets: ["GAN"]),
         .executable(name: "gen", targets: ["gen"]),
     ],
     dependencies: [
@@ -30,15 +31,17 @@ let package = Package(
 
         .target(name: "GenCore", dependencies: ["CBLAS", "CHDF5", "CPNG", "CZlib"]),
         .target(name: "Diffusion", dependencies: ["GenCore"]),
+        .target(name: "GAN", dependencies: ["GenCore"]),
         .executableTarget(
             name: "gen",
             dependencies: [
-                "GenCore", "Diffusion",
+                "GenCore", "Diffusion", "GAN",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         .testTarget(name: "GenCoreTests", dependencies: ["GenCore"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "GenCore"]),
+        .testTarget(name: "GANTests", dependencies: ["GAN", "GenCore"]),
         .testTarget(name: "genTests", dependencies: ["gen", "GenCore"]),
         // A sampler written against the public API only: the Sampler extension point's example.
         .testTarget(name: "SamplerExampleTests", dependencies: ["Diffusion", "GenCore"]),

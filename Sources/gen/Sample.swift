@@ -1,6 +1,7 @@
 import ArgumentParser
 import Diffusion
 import Foundation
+import GAN
 import GenCore
 
 /// `gen sample`: draw images from a trained run.
@@ -47,6 +48,9 @@ struct Sample: ParsableCommand {
 
     @Flag(inversion: .prefixedNo, help: "Clip the predicted data to [-1, 1] at each step.")
     var clip = true
+
+    @Flag(help: "wgan runs: write latent-space walks instead (rows of --nrow images between two random latents).")
+    var interpolate = false
 
     @Option(help: "Seed of the initial noise.")
     var seed: UInt64 = 0
@@ -117,6 +121,14 @@ struct Sample: ParsableCommand {
             }
             try checkWritable(output)
             let checkpoint = try RunCheckpoint.read(checkpointURL)
+            let runKind = try RunKind.decode(checkpoint.configJSON).kind
+            if runKind == "wgan" {
+                try sampleGAN(checkpoint, from: checkpointURL, folder: folder)
+                return
+            }
+            if interpolate {
+                throw Failure(message: "--interpolate needs a wgan run; \(folder.path) is a \(runKind) run", code: Exit.usage)
+            }
             let (kind, model) = try DiffusionRun.load(checkpoint, from: checkpointURL, emaWeights: !noEMA)
             let name = sampler ?? SamplerName.defaultFor(kind)
             guard SamplerName.valid(for: kind).contains(name) else {
@@ -146,6 +158,23 @@ struct Sample: ParsableCommand {
             if let h5 { try writeHDF5(images, to: URL(fileURLWithPath: h5)) }
             print("wrote \(output): \(n) samples from \(folder.path) (\(name.rawValue), \(total) steps, \(model.denoiser.evaluations) network evaluations, \(String(format: "%.1f", Date().timeIntervalSince(start))) s)")
         }
+    }
+
+    private func sampleGAN(_ checkpoint: RunCheckpoint, from url: URL, folder: URL) throws {
+        if let sampler {
+            throw Failure(message: "--sampler \(sampler.rawValue) does not fit a wgan run: a GAN draws in one generator pass", code: Exit.usage)
+        }
+        let wgan = try GANRun.load(checkpoint, from: url, emaWeights: !noEMA)
+        let generator = RandomGenerator(seed: seed, stream: .sampling)
+        let columns = nrow ?? (interpolate ? 8 : Int(Double(n).squareRoot().rounded(.up)))
+        let latents = interpolate
+            ? wgan.interpolationLatents(rows: max(1, n / max(columns, 2)), columns: max(columns, 2), generator: generator)
+            : wgan.latents(n, generator: generator)
+        let images = wgan.sample(latents: latents)
+        try ImageGrid.write(images, to: URL(fileURLWithPath: output), nrow: interpolate ? max(columns, 2) : columns, range: .symmetric)
+        if let npy { try NPY.write(images, to: URL(fileURLWithPath: npy)) }
+        if let h5 { try writeHDF5(images, to: URL(fileURLWithPath: h5)) }
+        print("wrote \(output): \(images.shape[0]) \(interpolate ? "interpolated " : "")samples from \(folder.path) (wgan generator, \(noEMA ? "raw" : "EMA") weights)")
     }
 
     private func latestRun() throws -> URL {

@@ -1,13 +1,14 @@
 import ArgumentParser
 import Diffusion
 import Foundation
+import GAN
 import GenCore
 
 /// `gen train <kind>`: train a model on an HDF5 dataset into a run folder.
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a generative model.",
-        subcommands: [TrainDDPM.self, TrainSDE.self, TrainFlow.self])
+        subcommands: [TrainDDPM.self, TrainSDE.self, TrainFlow.self, TrainWGAN.self])
 }
 
 /// Options every model kind shares.
@@ -30,11 +31,11 @@ struct CommonTrainingOptions: ParsableArguments {
     @Option(help: "Peak learning rate (Adam).")
     var lr: Float = 2e-4
 
-    @Option(help: "Linear warm-up steps.")
-    var warmup: Int = 100
+    @Option(help: "Linear warm-up steps (default 100; 0 for wgan).")
+    var warmup: Int?
 
-    @Option(help: "Largest gradient norm (0: no clipping).")
-    var gradClip: Float = 1
+    @Option(help: "Largest gradient norm (0: no clipping; default 1, and 0 for wgan as in SNGAN).")
+    var gradClip: Float?
 
     @Option(help: "EMA decay of the sampling weights (0: no EMA).")
     var emaDecay: Float = 0.999
@@ -71,7 +72,7 @@ struct CommonTrainingOptions: ParsableArguments {
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive") }
         guard emaDecay >= 0, emaDecay < 1 else { throw ValidationError("--ema-decay must be in [0, 1)") }
-        guard sampleEvery >= 0, checkpointEvery >= 0, logEvery >= 1, warmup >= 0, gradClip >= 0 else {
+        guard sampleEvery >= 0, checkpointEvery >= 0, logEvery >= 1, (warmup ?? 0) >= 0, (gradClip ?? 0) >= 0 else {
             throw ValidationError("--sample-every, --checkpoint-every, --warmup and --grad-clip must not be negative; --log-every at least 1")
         }
     }
@@ -211,6 +212,47 @@ struct TrainFlow: ParsableCommand {
     }
 }
 
+struct TrainWGAN: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "wgan", abstract: "Train a Wasserstein GAN with a spectral-normalized critic (Miyato et al. 2018).",
+        discussion: "Adam with SNGAN's betas (0, 0.9) for both players; --lr (default 2e-4) for both.")
+
+    @OptionGroup var common: CommonTrainingOptions
+
+    @Option(help: "The adversarial loss: wasserstein or hinge.")
+    var loss: GANLoss = .wasserstein
+
+    @Option(help: "Critic updates per generator update.")
+    var criticSteps: Int = 5
+
+    @Option(help: "Dimension of the latent vector.")
+    var latent: Int = 64
+
+    @Option(help: "Generator width (channels before its last layer).")
+    var generatorWidth: Int = 64
+
+    @Option(help: "Critic width (channels of its first convolution).")
+    var criticWidth: Int = 64
+
+    func run() throws {
+        try reportingFailures {
+            try TrainingRun.execute(common: common, kind: "wgan", defaultGradientClip: 0, defaultWarmup: 0) { data in
+                let configuration = GANConfiguration(imageShape: data.imageShape, latent: latent, generatorWidth: generatorWidth,
+                                                     criticWidth: criticWidth, loss: loss, criticSteps: criticSteps)
+                if let problem = configuration.problem {
+                    throw Failure(message: "\(data.path): \(problem)", code: problem.contains("halved") ? Exit.badData : Exit.usage)
+                }
+                return configuration
+            } makeTask: { (model: GANConfiguration) in
+                WGAN(model)
+            } makeOptimizers: { task, learningRate in
+                (task as! WGAN).optimizers(learningRate: learningRate)
+            }
+        }
+    }
+}
+
+extension GANLoss: ExpressibleByArgument {}
 extension SDEConfiguration.Kind: ExpressibleByArgument {}
 extension Coupling: ExpressibleByArgument {}
 extension NoiseSchedule.Kind: ExpressibleByArgument {}
@@ -228,8 +270,8 @@ func parseList(_ text: String, option: String) throws -> [Int] {
 /// exit code of the outcome.
 enum TrainingRun {
     static func execute<Model: Codable & Sendable>(
-        common: CommonTrainingOptions, kind: String, makeModel: (DataSource) throws -> Model,
-        makeTask: (Model) -> TrainingTask
+        common: CommonTrainingOptions, kind: String, defaultGradientClip: Float = 1, defaultWarmup: Int = 100, makeModel: (DataSource) throws -> Model,
+        makeTask: (Model) -> TrainingTask, makeOptimizers: ((TrainingTask, Float) -> [Optimizer])? = nil
     ) throws {
         if let threads = common.threads { Threads.set(threads) }
         let fileManager = FileManager.default
@@ -265,8 +307,8 @@ enum TrainingRun {
                 throw Failure(message: "\(data.path): \(data.count) images cannot fill a batch of \(common.batchSize)", code: Exit.badData)
             }
             let training = TrainerConfiguration(
-                steps: steps, batchSize: common.batchSize, learningRate: common.lr, warmupSteps: common.warmup,
-                gradientClip: common.gradClip > 0 ? common.gradClip : nil, emaDecay: common.emaDecay > 0 ? common.emaDecay : nil,
+                steps: steps, batchSize: common.batchSize, learningRate: common.lr, warmupSteps: common.warmup ?? defaultWarmup,
+                gradientClip: (common.gradClip ?? defaultGradientClip) > 0 ? (common.gradClip ?? defaultGradientClip) : nil, emaDecay: common.emaDecay > 0 ? common.emaDecay : nil,
                 sampleEvery: common.sampleEvery, checkpointEvery: common.checkpointEvery, logEvery: common.logEvery, seed: common.seed)
             configuration = RunConfiguration(kind: kind, model: model, training: training, data: source)
             do {
@@ -286,7 +328,9 @@ enum TrainingRun {
         let task = makeTask(configuration.model)
         let loader = BatchLoader(dataset: data, batchSize: configuration.training.batchSize, seed: configuration.training.seed,
                                  pixelRange: source.pixelRange)
-        let trainer = Trainer(task: task, loader: loader, optimizer: Adam(learningRate: configuration.training.learningRate),
+        let learningRate = configuration.training.learningRate
+        let optimizers = makeOptimizers?(task, learningRate) ?? [Adam(learningRate: learningRate)]
+        let trainer = Trainer(task: task, loader: loader, optimizers: optimizers,
                               configuration: configuration.training, folder: folder, configJSON: try configuration.json())
         if common.resume != nil {
             try trainer.resume()

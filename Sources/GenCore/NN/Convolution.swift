@@ -26,6 +26,19 @@ public final class Conv2d: Module, UnaryLayer {
         self.groups = groups
     }
 
+    /// A layer with the given weight `[out, in / groups, kh, kw]` and bias `[out]`.
+    public init(weight: Tensor, bias: Tensor?, stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0),
+                dilation: (Int, Int) = (1, 1), groups: Int = 1) {
+        require(weight.rank == 4 && groups >= 1 && weight.shape[0] % groups == 0 && (bias == nil || bias!.shape == [weight.shape[0]]),
+                "Conv2d: weight \(weight.shape), bias \(bias?.shape ?? []) and \(groups) groups do not fit")
+        self.weight = weight
+        self.bias = bias
+        self.stride = stride
+        self.padding = padding
+        self.dilation = dilation
+        self.groups = groups
+    }
+
     /// A square-kernel layer: `Conv2d(32, 64, kernelSize: 3, padding: 1)`.
     public convenience init(
         _ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,

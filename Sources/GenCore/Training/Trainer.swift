@@ -8,6 +8,9 @@ import Foundation
 /// steps: metric records (`metrics.jsonl`), progress on stderr, sample grids from the EMA
 /// weights (`samples/step-NNNNNN.png`), atomic checkpoints (`checkpoint.safetensors`) from which
 /// a run resumes bit for bit, a `loss.png` plot, and a clean stop on SIGINT/SIGTERM.
+///
+/// An ``AlternatingTrainingTask`` (a GAN) gets one optimizer per phase; each step runs every
+/// phase's updates in turn, and the metrics record each phase's loss and its extra numbers.
 public final class Trainer {
     /// How a run ended.
     public enum Outcome: Equatable, Sendable {
@@ -20,7 +23,9 @@ public final class Trainer {
 
     public let task: TrainingTask
     public let loader: BatchLoader
-    public let optimizer: Optimizer
+    /// One optimizer per phase (one for a plain task).
+    public let optimizers: [Optimizer]
+    public var optimizer: Optimizer { optimizers[0] }
     public let configuration: TrainerConfiguration
     public let folder: URL
     /// The run's configuration, stored in every checkpoint.
@@ -39,16 +44,47 @@ public final class Trainer {
     public var checkpointURL: URL { folder.appendingPathComponent("checkpoint.safetensors") }
     public var metricsURL: URL { folder.appendingPathComponent("metrics.jsonl") }
 
-    public init(task: TrainingTask, loader: BatchLoader, optimizer: Optimizer, configuration: TrainerConfiguration,
+    public convenience init(task: TrainingTask, loader: BatchLoader, optimizer: Optimizer, configuration: TrainerConfiguration,
+                            folder: URL, configJSON: String) {
+        self.init(task: task, loader: loader, optimizers: [optimizer], configuration: configuration, folder: folder, configJSON: configJSON)
+    }
+
+    /// - Parameter optimizers: one for a plain task; one per phase, in order, for an
+    ///   ``AlternatingTrainingTask``.
+    public init(task: TrainingTask, loader: BatchLoader, optimizers: [Optimizer], configuration: TrainerConfiguration,
                 folder: URL, configJSON: String) {
+        let phases = (task as? AlternatingTrainingTask)?.phases.count ?? 1
+        require(optimizers.count == phases, "Trainer: \(phases) phase(s) need \(phases) optimizer(s), got \(optimizers.count)")
         self.task = task
         self.loader = loader
-        self.optimizer = optimizer
+        self.optimizers = optimizers
         self.configuration = configuration
         self.folder = folder
         self.configJSON = configJSON
         noise = RandomGenerator(seed: configuration.seed, stream: .noise)
-        ema = configuration.emaDecay.map { ExponentialMovingAverage(task.model, decay: $0) }
+        ema = configuration.emaDecay.map { ExponentialMovingAverage(sampledModule, decay: $0) }
+    }
+
+    /// The module the EMA averages and samples come from.
+    private var sampledModule: Module { (task as? AlternatingTrainingTask)?.sampledModule ?? task.model }
+
+    /// The optimizers' state, prefixed by phase name when there are several phases.
+    private func optimizerState() -> [String: Tensor] {
+        guard let phases = (task as? AlternatingTrainingTask)?.phases else { return optimizer.stateDict() }
+        var state: [String: Tensor] = [:]
+        for (phase, optimizer) in zip(phases, optimizers) {
+            for (key, tensor) in optimizer.stateDict() { state["\(phase.name).\(key)"] = tensor }
+        }
+        return state
+    }
+
+    private func loadOptimizerState(_ state: [String: Tensor]) throws {
+        guard let phases = (task as? AlternatingTrainingTask)?.phases else { return try optimizer.load(stateDict: state) }
+        for (phase, optimizer) in zip(phases, optimizers) {
+            let prefix = "\(phase.name)."
+            try optimizer.load(stateDict: Dictionary(uniqueKeysWithValues: state.filter { $0.key.hasPrefix(prefix) }
+                .map { (String($0.key.dropFirst(prefix.count)), $0.value) }))
+        }
     }
 
     // MARK: Checkpoints
@@ -60,7 +96,7 @@ public final class Trainer {
             trainer: TrainerState(step: step, loader: loader.position, noise: noise.state, dropout: Random.dropout.state,
                                   nonFiniteStreak: nonFiniteStreak),
             model: task.model.stateDict().mapValues { $0.copy() }, ema: ema?.stateDict() ?? [:],
-            optimizer: optimizer.stateDict())
+            optimizer: optimizerState())
     }
 
     /// Saves the checkpoint and the loss plot.
@@ -82,7 +118,7 @@ public final class Trainer {
         } catch let error as StateDictError {
             throw SafeTensorsError.invalid(checkpointURL.path, "does not fit this model: \(error)")
         }
-        do { try optimizer.load(stateDict: saved.optimizer) } catch {
+        do { try loadOptimizerState(saved.optimizer) } catch {
             throw SafeTensorsError.invalid(checkpointURL.path, "\(error)")
         }
         step = saved.trainer.step
@@ -113,7 +149,6 @@ public final class Trainer {
         defer { Interruption.uninstall() }
         let metrics = try openMetrics()
         defer { try? metrics.close() }
-        let schedule = configuration.schedule
         let progress = ProgressReporter(total: configuration.steps, startStep: step, label: "step", lineEvery: configuration.logEvery)
         var windowStart = Date(), windowImages = 0
         task.model.train()
@@ -124,14 +159,8 @@ public final class Trainer {
                 log("stopped at step \(step); saved \(checkpointURL.path)")
                 return .interrupted
             }
-            // 1. the batch and the learning rate
-            let batch = try loader.next()
-            optimizer.learningRate = schedule(step)
-            // 2. loss and gradients
-            let (loss, gradients) = valueAndGrad(task.model) { _ in task.loss(batch: batch, generator: noise) }
-            let norm = gradientNorm(gradients)
-            // 3. a non-finite step changes nothing
-            guard loss.item.isFinite && norm.isFinite else {
+            // 1–4. batch, learning rate, loss and gradients, update (skipped when non-finite)
+            guard let result = try trainStep() else {
                 nonFiniteStreak += 1
                 log("step \(step + 1): non-finite loss or gradient (\(nonFiniteStreak) in a row); update skipped")
                 if nonFiniteStreak >= configuration.maximumNonFiniteSteps {
@@ -142,17 +171,16 @@ public final class Trainer {
                 continue
             }
             nonFiniteStreak = 0
-            // 4. update
-            let clipped = configuration.gradientClip.map { clipGradientNorm(gradients, maxNorm: $0, norm: norm).gradients } ?? gradients
-            optimizer.update(task.model, with: clipped)
-            ema?.update(from: task.model)
+            ema?.update(from: sampledModule)
             step += 1
-            windowImages += batch.images.shape[0]
+            windowImages += result.images
+            let loss = Tensor(result.loss)
             // 5. report, sample, save
             if step % configuration.logEvery == 0 || step == configuration.steps {
                 let seconds = Date().timeIntervalSince(windowStart)
-                let record: [String: Any] = ["step": step, "loss": Double(loss.item), "lr": Double(optimizer.learningRate),
-                                             "grad_norm": Double(norm), "images_per_s": Double(windowImages) / max(seconds, 1e-9)]
+                var record: [String: Any] = ["step": step, "loss": Double(loss.item), "lr": Double(optimizer.learningRate),
+                                             "grad_norm": Double(result.gradientNorm), "images_per_s": Double(windowImages) / max(seconds, 1e-9)]
+                for (key, value) in result.metrics { record[key] = value }
                 metrics.write(Data((String(decoding: try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]), as: UTF8.self) + "\n").utf8))
                 history.append((step, loss.item))
                 windowStart = Date()
@@ -171,6 +199,57 @@ public final class Trainer {
         try save()
         try writeSamples()
         return .finished
+    }
+
+    /// What one training step did.
+    private struct StepResult {
+        var loss: Float
+        var gradientNorm: Float
+        var images: Int
+        var metrics: [String: Double] = [:]
+    }
+
+    /// One training step: the plain task's single update, or every phase's updates in turn.
+    /// Returns nil (and changes no weights of the failing update) when a loss or gradient is
+    /// not finite.
+    private func trainStep() throws -> StepResult? {
+        let learningRate = configuration.schedule(step)
+        for optimizer in optimizers { optimizer.learningRate = learningRate }
+        guard let phases = (task as? AlternatingTrainingTask)?.phases else {
+            let batch = try loader.next()
+            let (loss, gradients) = valueAndGrad(task.model) { _ in task.loss(batch: batch, generator: noise) }
+            let norm = gradientNorm(gradients)
+            guard loss.item.isFinite && norm.isFinite else { return nil }
+            optimizer.update(task.model, with: configuration.gradientClip.map { clipGradientNorm(gradients, maxNorm: $0, norm: norm).gradients } ?? gradients)
+            return StepResult(loss: loss.item, gradientNorm: norm, images: batch.images.shape[0])
+        }
+        var result = StepResult(loss: 0, gradientNorm: 0, images: 0)
+        var batch: Batch?
+        for (phase, optimizer) in zip(phases, optimizers) {
+            var lossSum = 0.0
+            for _ in 0..<phase.updatesPerStep {
+                if phase.usesData || batch == nil {
+                    batch = try loader.next()
+                    result.images += batch!.images.shape[0]
+                }
+                var extra: [String: Double] = [:]
+                let (loss, gradients) = valueAndGrad(phase.module) { _ in
+                    let output = phase.loss(batch!, noise)
+                    extra = output.metrics
+                    return output.loss
+                }
+                let norm = gradientNorm(gradients)
+                guard loss.item.isFinite && norm.isFinite else { return nil }
+                optimizer.update(phase.module, with: configuration.gradientClip.map { clipGradientNorm(gradients, maxNorm: $0, norm: norm).gradients } ?? gradients)
+                lossSum += Double(loss.item)
+                result.loss = loss.item
+                result.gradientNorm = norm
+                result.metrics["\(phase.name)_grad_norm"] = Double(norm)
+                for (key, value) in extra { result.metrics[key] = value }
+            }
+            result.metrics["\(phase.name)_loss"] = lossSum / Double(phase.updatesPerStep)
+        }
+        return result
     }
 
     /// Writes `samples/step-NNNNNN.png` from the EMA weights, leaving training state untouched.
@@ -193,7 +272,7 @@ public final class Trainer {
             task.model.train()
             Random.dropout.state = dropout
         }
-        if let ema { try ema.copy(to: task.model) }
+        if let ema { try ema.copy(to: sampledModule) }
         task.model.eval()
         return try withoutGradients(body)
     }

@@ -27,3 +27,37 @@ public protocol TrainingTask: AnyObject {
     /// EMA weights in it and switched it to evaluation mode).
     func samples(count: Int, generator: RandomGenerator) -> Tensor
 }
+
+/// One player of a task trained by alternating updates: the module it updates, how many
+/// updates it gets per training step, and its loss (with any extra numbers for the metrics log).
+public struct TrainingPhase {
+    /// Names the phase in the metrics (`<name>_loss`) and its optimizer's state in checkpoints.
+    public let name: String
+    public let module: Module
+    public let updatesPerStep: Int
+    /// Whether each update draws a fresh batch of data (a GAN's critic does; its generator
+    /// reuses the last batch only for its size).
+    public let usesData: Bool
+    public let loss: (Batch, RandomGenerator) -> (loss: Tensor, metrics: [String: Double])
+
+    public init(name: String, module: Module, updatesPerStep: Int = 1, usesData: Bool = true,
+                loss: @escaping (Batch, RandomGenerator) -> (loss: Tensor, metrics: [String: Double])) {
+        require(updatesPerStep >= 1, "TrainingPhase: \(name) needs at least one update per step")
+        self.name = name
+        self.module = module
+        self.updatesPerStep = updatesPerStep
+        self.usesData = usesData
+        self.loss = loss
+    }
+}
+
+/// A task whose modules take turns, each with its own optimizer (a GAN: `criticSteps` critic
+/// updates, then one generator update, per training step). ``TrainingTask/model`` holds all
+/// of them, so checkpoints keep every weight and buffer; the EMA and the samples use
+/// ``sampledModule``. ``TrainingTask/loss(batch:generator:)`` is not called for such a task.
+public protocol AlternatingTrainingTask: TrainingTask {
+    /// The phases in the order they run within a step; the last one's loss is the step's `loss`.
+    var phases: [TrainingPhase] { get }
+    /// The module the EMA averages and the samples come from (a GAN's generator).
+    var sampledModule: Module { get }
+}

@@ -1,0 +1,216 @@
+import Foundation
+import GenCore
+
+/// The adversarial loss.
+public enum GANLoss: String, Codable, Sendable, CaseIterable {
+    /// Wasserstein (Arjovsky et al. 2017): the critic maximizes E D(real) − E D(fake); the
+    /// Lipschitz constraint comes from spectral normalization.
+    case wasserstein
+    /// Hinge (Lim & Ye 2017; Miyato et al. 2018): E max(0, 1 − D(real)) + E max(0, 1 + D(fake))
+    /// for the critic, −E D(fake) for the generator.
+    case hinge
+
+    /// The critic's loss from its scores on real and fake samples (`[N, 1]` each).
+    public func criticLoss(realScores: Tensor, fakeScores: Tensor) -> Tensor {
+        switch self {
+        case .wasserstein: return fakeScores.mean() - realScores.mean()
+        case .hinge: return (1 - realScores).relu().mean() + (1 + fakeScores).relu().mean()
+        }
+    }
+
+    /// The generator's loss from the critic's scores on its samples: −E D(G(z)) for both.
+    public func generatorLoss(fakeScores: Tensor) -> Tensor { -fakeScores.mean() }
+}
+
+/// A WGAN as a run stores it.
+public struct GANConfiguration: Codable, Sendable, Equatable {
+    /// `[channels, height, width]`; height and width must be multiples of 4.
+    public var imageShape: [Int]
+    /// The dimension of the latent vector z ~ N(0, I).
+    public var latent: Int
+    /// The generator's channels before its last layer (twice that after its linear layer).
+    public var generatorWidth: Int
+    /// The critic's first convolution's channels (twice that in the second).
+    public var criticWidth: Int
+    public var loss: GANLoss
+    /// Critic updates per generator update (n_critic).
+    public var criticSteps: Int
+    /// The critic's LeakyReLU slope.
+    public var leakySlope: Float
+
+    public init(imageShape: [Int], latent: Int = 64, generatorWidth: Int = 64, criticWidth: Int = 64,
+                loss: GANLoss = .wasserstein, criticSteps: Int = 5, leakySlope: Float = 0.1) {
+        self.imageShape = imageShape
+        self.latent = latent
+        self.generatorWidth = generatorWidth
+        self.criticWidth = criticWidth
+        self.loss = loss
+        self.criticSteps = criticSteps
+        self.leakySlope = leakySlope
+    }
+
+    /// The `wgan-sn-dcgan` benchmark model of BENCHMARKS.md on 1×28×28 (678,530 parameters),
+    /// with one critic update per generator update as the benchmark times it.
+    public static let dcgan = GANConfiguration(imageShape: [1, 28, 28], criticSteps: 1)
+
+    /// Why this configuration cannot be built, if it cannot.
+    public var problem: String? {
+        guard imageShape.count == 3, imageShape.allSatisfy({ $0 >= 1 }) else { return "the image shape \(imageShape) is not [C, H, W]" }
+        guard imageShape[1] % 4 == 0, imageShape[2] % 4 == 0 else {
+            return "images of \(imageShape[1])×\(imageShape[2]) cannot be halved twice (height and width must be multiples of 4)"
+        }
+        guard latent >= 1, generatorWidth >= 1, criticWidth >= 1, criticSteps >= 1 else {
+            return "the latent size, the widths and the critic steps must be at least 1"
+        }
+        return nil
+    }
+}
+
+/// The DCGAN-style generator (Radford et al. 2016) of the benchmark twin: z → linear → ReLU →
+/// `[2w, H/4, W/4]` → transposed conv (4, stride 2) → batch norm → ReLU → transposed conv
+/// (4, stride 2) → tanh, images in [−1, 1].
+public final class Generator: Module {
+    public let fc: Linear
+    public let up1: ConvTranspose2d
+    public let norm: BatchNorm2d
+    public let up2: ConvTranspose2d
+    let base: [Int]
+
+    public init(_ c: GANConfiguration) {
+        if let problem = c.problem { require(false, "Generator: \(problem)") }
+        base = [2 * c.generatorWidth, c.imageShape[1] / 4, c.imageShape[2] / 4]
+        fc = Linear(c.latent, base.reduce(1, *))
+        up1 = ConvTranspose2d(2 * c.generatorWidth, c.generatorWidth, kernelSize: 4, stride: 2, padding: 1)
+        norm = BatchNorm2d(c.generatorWidth)
+        up2 = ConvTranspose2d(c.generatorWidth, c.imageShape[0], kernelSize: 4, stride: 2, padding: 1)
+    }
+
+    /// - Parameter z: `[N, latent]`. Returns images `[N, C, H, W]` in [−1, 1].
+    public func callAsFunction(_ z: Tensor) -> Tensor {
+        let h = fc(z).relu().reshaped([z.shape[0]] + base)
+        return up2(norm(up1(h)).relu()).tanh()
+    }
+}
+
+/// The spectral-normalized critic of the benchmark twin: two convolutions (4, stride 2) with
+/// LeakyReLU, then a linear layer to one score per image; every layer wrapped in ``SpectralNorm``.
+public final class Critic: Module {
+    public let conv1: SpectralNorm
+    public let conv2: SpectralNorm
+    public let fc: SpectralNorm
+    let slope: Float
+
+    public init(_ c: GANConfiguration) {
+        if let problem = c.problem { require(false, "Critic: \(problem)") }
+        conv1 = SpectralNorm(Conv2d(c.imageShape[0], c.criticWidth, kernelSize: 4, stride: 2, padding: 1))
+        conv2 = SpectralNorm(Conv2d(c.criticWidth, 2 * c.criticWidth, kernelSize: 4, stride: 2, padding: 1))
+        fc = SpectralNorm(Linear(2 * c.criticWidth * (c.imageShape[1] / 4) * (c.imageShape[2] / 4), 1))
+        slope = c.leakySlope
+    }
+
+    /// - Parameter images: `[N, C, H, W]`. Returns scores `[N, 1]`.
+    public func callAsFunction(_ images: Tensor) -> Tensor {
+        let h = conv2(conv1(images).leakyReLU(slope: slope)).leakyReLU(slope: slope)
+        return fc(h.flattened())
+    }
+}
+
+/// The generator and the critic together: what a checkpoint holds (`generator.*`, `critic.*`,
+/// the critic's u and v vectors among them).
+public final class GANPair: Module {
+    public let generator: Generator
+    public let critic: Critic
+
+    public init(_ c: GANConfiguration) {
+        generator = Generator(c)
+        critic = Critic(c)
+    }
+}
+
+/// A Wasserstein GAN with a spectral-normalized critic (Miyato et al. 2018), trained by the
+/// ``Trainer`` as an ``AlternatingTrainingTask``: `criticSteps` critic updates on fresh real
+/// batches, then one generator update. Use Adam with SNGAN's lr 2e-4, betas (0, 0.9)
+/// (``WGAN/optimizers(learningRate:)``).
+public final class WGAN: AlternatingTrainingTask {
+    public let configuration: GANConfiguration
+    public let pair: GANPair
+    public var generator: Generator { pair.generator }
+    public var critic: Critic { pair.critic }
+
+    public init(_ configuration: GANConfiguration) {
+        self.configuration = configuration
+        pair = GANPair(configuration)
+    }
+
+    public var model: Module { pair }
+    public var sampledModule: Module { pair.generator }
+    public var pixelRange: PixelRange { .symmetric }
+
+    /// Adam with SNGAN's defaults for the critic and the generator, in phase order.
+    public func optimizers(learningRate: Float = 2e-4) -> [Optimizer] {
+        [Adam(learningRate: learningRate, beta1: 0, beta2: 0.9), Adam(learningRate: learningRate, beta1: 0, beta2: 0.9)]
+    }
+
+    /// Fresh latent vectors `[count, latent]`.
+    public func latents(_ count: Int, generator: RandomGenerator) -> Tensor {
+        Tensor.randomNormal([count, configuration.latent], using: generator)
+    }
+
+    /// The critic's loss on real images and fakes from fresh latents (the generator is not
+    /// differentiated), and the Wasserstein estimate E D(real) − E D(fake).
+    public func criticLoss(real: Tensor, generator random: RandomGenerator) -> (loss: Tensor, wasserstein: Float) {
+        let fake = withoutGradients { generator(latents(real.shape[0], generator: random)) }
+        let fakeScores = critic(fake), realScores = critic(real)
+        let loss = configuration.loss.criticLoss(realScores: realScores, fakeScores: fakeScores)
+        return (loss, withoutGradients { realScores.mean().item - fakeScores.mean().item })
+    }
+
+    /// The generator's loss −E D(G(z)) (both losses), differentiated through the critic.
+    public func generatorLoss(count: Int, generator random: RandomGenerator) -> Tensor {
+        configuration.loss.generatorLoss(fakeScores: critic(generator(latents(count, generator: random))))
+    }
+
+    public var phases: [TrainingPhase] {
+        [
+            TrainingPhase(name: "critic", module: pair.critic, updatesPerStep: configuration.criticSteps, usesData: true) { [unowned self] batch, random in
+                let (loss, wasserstein) = criticLoss(real: batch.images, generator: random)
+                return (loss, ["wasserstein": Double(wasserstein)])
+            },
+            TrainingPhase(name: "generator", module: pair.generator, usesData: false) { [unowned self] batch, random in
+                (generatorLoss(count: batch.images.shape[0], generator: random), [:])
+            },
+        ]
+    }
+
+    /// The critic's loss (``AlternatingTrainingTask``s train by ``phases``).
+    public func loss(batch: Batch, generator: RandomGenerator) -> Tensor {
+        criticLoss(real: batch.images, generator: generator).loss
+    }
+
+    public func samples(count: Int, generator random: RandomGenerator) -> Tensor {
+        sample(latents: latents(count, generator: random))
+    }
+
+    /// The generator's images for the given latents, without gradients.
+    public func sample(latents: Tensor) -> Tensor { withoutGradients { generator(latents) } }
+
+    /// Latent walks: for each of `rows` pairs of random latents, `columns` points on the great
+    /// circle between them (spherical interpolation, which keeps Gaussian latents at a typical
+    /// norm; White 2016), row after row: `[rows·columns, latent]`.
+    public func interpolationLatents(rows: Int, columns: Int, generator random: RandomGenerator) -> Tensor {
+        require(rows >= 1 && columns >= 2, "interpolationLatents: need at least one row and two columns")
+        var result: [Float] = []
+        for _ in 0..<rows {
+            let a = latents(1, generator: random).scalars, b = latents(1, generator: random).scalars
+            let dot = zip(a, b).map { Double($0) * Double($1) }.reduce(0, +)
+            let norms = (a.map { Double($0 * $0) }.reduce(0, +) * b.map { Double($0 * $0) }.reduce(0, +)).squareRoot()
+            let omega = acos(max(-1, min(1, dot / norms)))
+            for j in 0..<columns {
+                let t = Double(j) / Double(columns - 1)
+                let (wa, wb) = omega < 1e-6 ? (1 - t, t) : (sin((1 - t) * omega) / sin(omega), sin(t * omega) / sin(omega))
+                result += zip(a, b).map { Float(wa * Double($0) + wb * Double($1)) }
+            }
+        }
+        return Tensor(result, shape: [rows * columns, configuration.latent])
+    }
+}
