@@ -7,6 +7,8 @@ let package = Package(
     products: [
         .library(name: "GenCore", targets: ["GenCore"]),
         .library(name: "Diffusion", targets: ["Diffusion"]),
+        .library(name: "VAE", targets: ["VAE"]),
+        .library(name: "Flows", targets: ["Flows"]),
         .library(name: "GAN", targets: ["GAN"]),
         .executable(name: "gen", targets: ["gen"]),
     ],
@@ -31,16 +33,20 @@ let package = Package(
 
         .target(name: "GenCore", dependencies: ["CBLAS", "CHDF5", "CPNG", "CZlib"]),
         .target(name: "Diffusion", dependencies: ["GenCore"]),
+        .target(name: "VAE", dependencies: ["GenCore"]),
+        .target(name: "Flows", dependencies: ["GenCore"]),
         .target(name: "GAN", dependencies: ["GenCore"]),
         .executableTarget(
             name: "gen",
             dependencies: [
-                "GenCore", "Diffusion", "GAN",
+                "GenCore", "Diffusion", "VAE", "Flows", "GAN",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         .testTarget(name: "GenCoreTests", dependencies: ["GenCore"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "GenCore"]),
+        .testTarget(name: "VAETests", dependencies: ["VAE", "GenCore"]),
+        .testTarget(name: "FlowsTests", dependencies: ["Flows", "GenCore"]),
         .testTarget(name: "GANTests", dependencies: ["GAN", "GenCore"]),
         .testTarget(name: "genTests", dependencies: ["gen", "GenCore"]),
         // A sampler written against the public API only: the Sampler extension point's example.
