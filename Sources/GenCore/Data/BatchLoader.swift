@@ -17,6 +17,13 @@ public struct Batch {
     public var labels: [Int]?
     /// The rows of the dataset the batch holds.
     public var indices: [Int]
+
+    /// A batch of images that come from elsewhere (tests, in-memory data): no dataset rows.
+    public init(images: Tensor, labels: [Int]? = nil, indices: [Int] = []) {
+        self.images = images
+        self.labels = labels
+        self.indices = indices
+    }
 }
 
 /// Serves seeded, shuffled mini-batches of an ``HDF5Dataset``, epoch after epoch.

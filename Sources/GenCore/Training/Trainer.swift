@@ -215,6 +215,7 @@ public final class Trainer {
     private func trainStep() throws -> StepResult? {
         let learningRate = configuration.schedule(step)
         for optimizer in optimizers { optimizer.learningRate = learningRate }
+        task.willTrain(step: step)
         guard let phases = (task as? AlternatingTrainingTask)?.phases else {
             let batch = try loader.next()
             let (loss, gradients) = valueAndGrad(task.model) { _ in task.loss(batch: batch, generator: noise) }

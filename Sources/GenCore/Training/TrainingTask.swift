@@ -26,6 +26,14 @@ public protocol TrainingTask: AnyObject {
     /// `count` samples `[count, C, H, W]` in ``pixelRange`` from `model` (the trainer has put the
     /// EMA weights in it and switched it to evaluation mode).
     func samples(count: Int, generator: RandomGenerator) -> Tensor
+
+    /// Called before every training step with the step's index (from 0), for schedules that
+    /// live in the task (a VAE's KL warm-up). The default does nothing.
+    func willTrain(step: Int)
+}
+
+extension TrainingTask {
+    public func willTrain(step: Int) {}
 }
 
 /// One player of a task trained by alternating updates: the module it updates, how many
