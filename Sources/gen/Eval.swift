@@ -2,17 +2,21 @@ import ArgumentParser
 import Diffusion
 import Foundation
 import GenCore
+import VAE
 
 /// `gen eval`: score a trained run on test data and print one JSON line of results.
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Evaluate a trained run on test data; prints one JSON line.",
         discussion: """
-            --metric bpd: bits per dimension through the probability-flow ODE (ddpm, sde and flow runs), \
-            with uniform dequantization of 8-bit pixels and Hutchinson's trace estimator.
+            --metric bpd: bits per dimension of the 8-bit data with uniform dequantization: through the \
+            probability-flow ODE with Hutchinson's trace estimator for ddpm, sde and flow runs; exact for realnvp runs.
+            --metric nll: vae runs: the importance-weighted bound (Burda et al. 2016) with --k samples, in nats \
+            and bits/dim (Bernoulli: test images binarized by sampling once with --seed, or by thresholding).
             """)
 
-    enum Metric: String, ExpressibleByArgument, CaseIterable { case bpd }
+    enum Metric: String, ExpressibleByArgument, CaseIterable { case bpd, nll }
+    enum Binarization: String, ExpressibleByArgument, CaseIterable { case sample, threshold }
 
     @Option(name: .customLong("run"), help: "The run folder.")
     var runFolder: String
@@ -23,7 +27,7 @@ struct Eval: ParsableCommand {
     @Option(help: "The image dataset's name in the file.")
     var dataset: String?
 
-    @Option(help: "The metric: bpd.")
+    @Option(help: "The metric: bpd (ddpm, sde, flow, realnvp) or nll (vae).")
     var metric: Metric = .bpd
 
     @Option(help: "How many test images (spread evenly over the file, so sorted files give every class).")
@@ -47,7 +51,13 @@ struct Eval: ParsableCommand {
     @Option(help: "Hutchinson's probe vectors: rademacher or gaussian.")
     var trace: LikelihoodEstimator.TraceEstimator = .rademacher
 
-    @Option(help: "Seed of the dequantization and the probes.")
+    @Option(help: "nll: importance samples per image.")
+    var k: Int = 5000
+
+    @Option(help: "nll with a Bernoulli likelihood: binarize test images by sampling (dynamic, seeded) or by thresholding at 0.5.")
+    var binarization: Binarization = .sample
+
+    @Option(help: "Seed of the dequantization, binarization, probes and importance samples.")
     var seed: UInt64 = 0
 
     @Flag(help: "Evaluate the raw weights instead of the EMA weights.")
@@ -57,7 +67,7 @@ struct Eval: ParsableCommand {
     var threads: Int?
 
     func validate() throws {
-        guard n >= 1, batchSize >= 1, solverSteps >= 1 else { throw ValidationError("--n, --batch-size and --solver-steps must be at least 1") }
+        guard n >= 1, batchSize >= 1, solverSteps >= 1, k >= 1 else { throw ValidationError("--n, --batch-size, --solver-steps and --k must be at least 1") }
         guard rtol > 0, atol > 0 else { throw ValidationError("--rtol and --atol must be positive") }
         guard trace != .exact else { throw ValidationError("--trace exact is for tiny data; use rademacher or gaussian") }
     }
@@ -71,12 +81,20 @@ struct Eval: ParsableCommand {
                 throw Failure(message: "\(folder.path): no checkpoint.safetensors to evaluate", code: Exit.missingInput)
             }
             let checkpoint = try RunCheckpoint.read(checkpointURL)
-            let (kind, model) = try DiffusionRun.load(checkpoint, from: checkpointURL, emaWeights: !noEMA)
+            let kind = try RunKind.decode(checkpoint.configJSON).kind
+            let valid = ["bpd": DiffusionRun.kinds + ["realnvp"], "nll": ["vae"]][metric.rawValue]!
+            guard valid.contains(kind) else {
+                throw Failure(message: "\(folder.path): --metric \(metric.rawValue) needs a \(valid.joined(separator: ", ")) run; this is a \(kind) run", code: Exit.usage)
+            }
             try HDF5Guard.check(data, dataset: dataset)
             let test = try HDF5Dataset(url: URL(fileURLWithPath: data), options: .init(dataset: dataset, readLabels: false))
-            guard test.imageShape == model.imageShape else {
-                throw Failure(message: "\(data): images are \(test.imageShape), the \(kind) run was trained on \(model.imageShape)", code: Exit.badData)
+            let imageShape = try RunKind.decode(checkpoint.configJSON).data.imageShape
+            guard test.imageShape == imageShape else {
+                throw Failure(message: "\(data): images are \(test.imageShape), the \(kind) run was trained on \(imageShape)", code: Exit.badData)
             }
+            if kind == "vae" { return try evaluateVAE(checkpoint, url: checkpointURL, folder: folder, test: test) }
+            if kind == "realnvp" { return try evaluateRealNVP(checkpoint, url: checkpointURL, folder: folder, test: test) }
+            let (_, model) = try DiffusionRun.load(checkpoint, from: checkpointURL, emaWeights: !noEMA)
             let count = min(n, test.count)
             if test.storedType != "uint8" { printNote("\(data): \(test.storedType) pixels are quantized to 8 bits for bits/dim") }
             printNote("bits/dim of \(count) images of \(data) under \(folder.path) (\(kind)): probability-flow ODE, \(solver.rawValue)\(solver == .dopri5 ? " rtol \(rtol) atol \(atol)" : " \(solverSteps) steps"), \(trace.rawValue) Hutchinson probes, uniform dequantization")
@@ -88,9 +106,7 @@ struct Eval: ParsableCommand {
             var values: [Double] = [], evaluations = 0
             let rows = (0..<count).map { $0 * test.count / count }
             for first in stride(from: 0, to: count, by: batchSize) {
-                let indices = Array(rows[first..<min(count, first + batchSize)])
-                let pixels = (try test.images(at: indices, scaledTo: .unit) * 255).scalars.map { $0.rounded() }
-                let batch = Tensor(pixels, shape: [indices.count] + test.imageShape)
+                let batch = try pixels(test, Array(rows[first..<min(count, first + batchSize)]))
                 let (bpd, nfe) = estimator.bitsPerDimension(pixels: batch, denoiser: model.likelihoodDenoiser, generator: generator)
                 values += bpd.scalars.map(Double.init)
                 evaluations += nfe
@@ -109,9 +125,90 @@ struct Eval: ParsableCommand {
                 ("weights", noEMA ? "\"raw\"" : "\"ema\""), ("seconds", String(format: "%.1f", Date().timeIntervalSince(start))),
             ]
             if solver == .dopri5 { fields += [("rtol", "\(rtol)"), ("atol", "\(atol)")] } else { fields.append(("solver_steps", "\(solverSteps)")) }
-            print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
+            printJSON(fields)
         }
     }
+
+    /// 8-bit pixel values (0…255) of the given rows.
+    private func pixels(_ test: HDF5Dataset, _ indices: [Int]) throws -> Tensor {
+        let values = (try test.images(at: indices, scaledTo: .unit) * 255).scalars.map { $0.rounded() }
+        return Tensor(values, shape: [indices.count] + test.imageShape)
+    }
+
+    /// Mean and standard error.
+    private func summary(_ values: [Double]) -> (mean: Double, standardError: Double) {
+        let mean = values.reduce(0, +) / Double(values.count)
+        let variance = values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(1, values.count - 1))
+        return (mean, (variance / Double(values.count)).squareRoot())
+    }
+
+    private func printJSON(_ fields: [(String, String)]) {
+        print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
+    }
+
+    private func evaluateRealNVP(_ checkpoint: RunCheckpoint, url: URL, folder: URL, test: HDF5Dataset) throws {
+        let model = try ModelRun.realNVP(checkpoint, from: url, emaWeights: !noEMA)
+        let count = min(n, test.count), rows = (0..<count).map { $0 * test.count / count }
+        printNote("bits/dim of \(count) images of \(data) under \(folder.path) (realnvp): exact change of variables, uniform dequantization, logit α = \(model.configuration.alpha)")
+        let generator = RandomGenerator(seed: seed, stream: .sampling)
+        let progress = ProgressReporter(total: count, label: "images", lineEvery: max(1, count / 10))
+        let start = Date()
+        var values: [Double] = []
+        for first in stride(from: 0, to: count, by: batchSize) {
+            let batch = try pixels(test, Array(rows[first..<min(count, first + batchSize)]))
+            values += withoutGradients { model.bitsPerDimension(pixels: batch, generator: generator) }.scalars.map(Double.init)
+            progress.update(step: values.count, fields: [String(format: "bpd %.4f", summary(values).mean)])
+        }
+        progress.finishLine()
+        let (mean, standardError) = summary(values)
+        printJSON([("run", jsonString(folder.path)), ("kind", "\"realnvp\""), ("data", jsonString(data)), ("metric", "\"bpd\""),
+                   ("bpd", String(format: "%.5f", mean)), ("bpd_stderr", String(format: "%.5f", standardError)), ("n", "\(values.count)"),
+                   ("dequantization", "\"uniform\""), ("weights", noEMA ? "\"raw\"" : "\"ema\""),
+                   ("seconds", String(format: "%.1f", Date().timeIntervalSince(start)))])
+    }
+
+    private func evaluateVAE(_ checkpoint: RunCheckpoint, url: URL, folder: URL, test: HDF5Dataset) throws {
+        let vae = try ModelRun.vae(checkpoint, from: url, emaWeights: !noEMA)
+        let bernoulli = vae.configuration.likelihood == .bernoulli
+        let count = min(n, test.count), rows = (0..<count).map { $0 * test.count / count }
+        let dimensions = vae.configuration.dimensions
+        let treatment = bernoulli
+            ? (binarization == .sample ? "dynamically binarized (one seeded draw per image)" : "binarized at 0.5")
+            : "uniformly dequantized 8-bit values in [0, 1)"
+        printNote("IWAE bound with k = \(k) of \(count) images of \(data) under \(folder.path) (vae, \(vae.configuration.likelihood.rawValue)): test images \(treatment)")
+        let generator = RandomGenerator(seed: seed, stream: .sampling)
+        let progress = ProgressReporter(total: count, label: "images", lineEvery: max(1, count / 10))
+        let start = Date()
+        var values: [Double] = []
+        for first in stride(from: 0, to: count, by: batchSize) {
+            let batch = try pixels(test, Array(rows[first..<min(count, first + batchSize)]))
+            let x: Tensor
+            if bernoulli {
+                let unit = batch / 255
+                x = binarization == .sample ? VAE.binarize(unit, generator: generator) : unit.greater(0.5)
+            } else {
+                x = dequantize8Bit(batch, generator: generator)
+            }
+            let bounds = vae.network.importanceWeightedBound(x, samples: k, generator: generator)
+            values += bounds.scalars.map { -Double($0) }
+            progress.update(step: values.count, fields: [String(format: "nll %.2f nats", summary(values).mean)])
+        }
+        progress.finishLine()
+        let (mean, standardError) = summary(values)
+        // Bernoulli: bits per binary pixel. Gaussian on dequantized values in [0, 1): the 8-bit data's bits/dim.
+        let bpd = mean / (Double(dimensions) * log(2.0)) + (bernoulli ? 0 : 8)
+        printJSON([("run", jsonString(folder.path)), ("kind", "\"vae\""), ("data", jsonString(data)), ("metric", "\"nll\""),
+                   ("nll_nats", String(format: "%.3f", mean)), ("nll_stderr", String(format: "%.3f", standardError)),
+                   ("bpd", String(format: "%.5f", bpd)), ("k", "\(k)"), ("n", "\(values.count)"),
+                   ("likelihood", jsonString(vae.configuration.likelihood.rawValue)),
+                   ("data_treatment", jsonString(bernoulli ? (binarization == .sample ? "dynamic binarization, seed \(seed)" : "threshold 0.5") : "uniform dequantization")),
+                   ("weights", noEMA ? "\"raw\"" : "\"ema\""), ("seconds", String(format: "%.1f", Date().timeIntervalSince(start)))])
+    }
+}
+
+/// 8-bit values (0…255) → (k + u)/256 in [0, 1), u ~ U(0, 1).
+func dequantize8Bit(_ pixels: Tensor, generator: RandomGenerator) -> Tensor {
+    (pixels + Tensor.randomUniform(pixels.shape, using: generator)) / 256
 }
 
 extension ODESolver.Method: ExpressibleByArgument {}

@@ -3,6 +3,7 @@ import Diffusion
 import Foundation
 import GAN
 import GenCore
+import VAE
 
 /// `gen sample`: draw images from a trained run.
 struct Sample: ParsableCommand {
@@ -49,8 +50,14 @@ struct Sample: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Clip the predicted data to [-1, 1] at each step.")
     var clip = true
 
-    @Flag(help: "wgan runs: write latent-space walks instead (rows of --nrow images between two random latents).")
+    @Flag(help: "wgan and vae runs: write latent-space walks instead (rows of --nrow images between two random latents).")
     var interpolate = false
+
+    @Option(help: "vae runs: write these images (the first --n, spread over the file) beside their reconstructions.")
+    var reconstruct: String?
+
+    @Option(help: "realnvp runs: the temperature of the latent (z ~ N(0, T²)).")
+    var temperature: Float = 1
 
     @Option(help: "Seed of the initial noise.")
     var seed: UInt64 = 0
@@ -58,7 +65,7 @@ struct Sample: ParsableCommand {
     @Option(help: "Images per row of the grid (default: √n).")
     var nrow: Int?
 
-    @Option(help: "Also write the raw samples (float32, [-1, 1], NCHW) as a .npy file.")
+    @Option(help: "Also write the raw samples (float32, [-1, 1] for every kind, NCHW) as a .npy file.")
     var npy: String?
 
     @Option(help: "Also write the samples as an HDF5 dataset (uint8 'images', readable by gen).")
@@ -122,12 +129,20 @@ struct Sample: ParsableCommand {
             try checkWritable(output)
             let checkpoint = try RunCheckpoint.read(checkpointURL)
             let runKind = try RunKind.decode(checkpoint.configJSON).kind
-            if runKind == "wgan" {
-                try sampleGAN(checkpoint, from: checkpointURL, folder: folder)
-                return
+            if reconstruct != nil && runKind != "vae" {
+                throw Failure(message: "--reconstruct needs a vae run; \(folder.path) is a \(runKind) run", code: Exit.usage)
             }
-            if interpolate {
-                throw Failure(message: "--interpolate needs a wgan run; \(folder.path) is a \(runKind) run", code: Exit.usage)
+            if interpolate && runKind != "wgan" && runKind != "vae" {
+                throw Failure(message: "--interpolate needs a wgan or vae run; \(folder.path) is a \(runKind) run", code: Exit.usage)
+            }
+            if sampler != nil && !DiffusionRun.kinds.contains(runKind) {
+                throw Failure(message: "--sampler \(sampler!.rawValue) does not fit a \(runKind) run: it draws in one pass", code: Exit.usage)
+            }
+            switch runKind {
+            case "wgan": return try sampleGAN(checkpoint, from: checkpointURL, folder: folder)
+            case "vae": return try sampleVAE(checkpoint, from: checkpointURL, folder: folder)
+            case "realnvp": return try sampleRealNVP(checkpoint, from: checkpointURL, folder: folder)
+            default: break
             }
             let (kind, model) = try DiffusionRun.load(checkpoint, from: checkpointURL, emaWeights: !noEMA)
             let name = sampler ?? SamplerName.defaultFor(kind)
@@ -160,10 +175,49 @@ struct Sample: ParsableCommand {
         }
     }
 
-    private func sampleGAN(_ checkpoint: RunCheckpoint, from url: URL, folder: URL) throws {
-        if let sampler {
-            throw Failure(message: "--sampler \(sampler.rawValue) does not fit a wgan run: a GAN draws in one generator pass", code: Exit.usage)
+    private func sampleVAE(_ checkpoint: RunCheckpoint, from url: URL, folder: URL) throws {
+        let vae = try ModelRun.vae(checkpoint, from: url, emaWeights: !noEMA)
+        let generator = RandomGenerator(seed: seed, stream: .sampling)
+        var columns = nrow ?? (interpolate ? 8 : Int(Double(n).squareRoot().rounded(.up)))
+        let images: Tensor
+        var what = "prior samples"
+        if let reconstruct {
+            try HDF5Guard.check(reconstruct, dataset: nil)
+            let data = try HDF5Dataset(url: URL(fileURLWithPath: reconstruct), options: .init(readLabels: false))
+            guard data.imageShape == vae.configuration.imageShape else {
+                throw Failure(message: "\(reconstruct): images are \(data.imageShape), the vae run was trained on \(vae.configuration.imageShape)", code: Exit.badData)
+            }
+            let count = min(n, data.count)
+            let inputs = try data.images(at: (0..<count).map { $0 * data.count / count }, scaledTo: .unit)
+            columns = nrow ?? 8
+            images = vae.reconstructions(vae.prepare(inputs, generator: generator), columns: columns)
+            what = "inputs (odd rows) and reconstructions (even rows)"
+        } else if interpolate {
+            columns = max(columns, 2)
+            images = vae.interpolations(rows: max(1, n / columns), columns: columns, generator: generator)
+            what = "latent interpolations"
+        } else {
+            images = vae.samples(count: n, generator: generator)
         }
+        try writeOutputs(images, nrow: columns, range: .unit)
+        print("wrote \(output): \(images.shape[0]) images from \(folder.path) (vae, \(what), decoder means)")
+    }
+
+    private func sampleRealNVP(_ checkpoint: RunCheckpoint, from url: URL, folder: URL) throws {
+        let model = try ModelRun.realNVP(checkpoint, from: url, emaWeights: !noEMA)
+        let images = model.sample(count: n, temperature: temperature, generator: RandomGenerator(seed: seed, stream: .sampling))
+        try writeOutputs(images, nrow: nrow ?? Int(Double(n).squareRoot().rounded(.up)), range: .unit)
+        print("wrote \(output): \(n) samples from \(folder.path) (realnvp, temperature \(temperature))")
+    }
+
+    private func writeOutputs(_ images: Tensor, nrow: Int, range: PixelRange) throws {
+        try ImageGrid.write(images, to: URL(fileURLWithPath: output), nrow: nrow, range: range)
+        let symmetric = range == .symmetric ? images : images * 2 - 1
+        if let npy { try NPY.write(symmetric, to: URL(fileURLWithPath: npy)) }
+        if let h5 { try writeHDF5(symmetric, to: URL(fileURLWithPath: h5)) }
+    }
+
+    private func sampleGAN(_ checkpoint: RunCheckpoint, from url: URL, folder: URL) throws {
         let wgan = try GANRun.load(checkpoint, from: url, emaWeights: !noEMA)
         let generator = RandomGenerator(seed: seed, stream: .sampling)
         let columns = nrow ?? (interpolate ? 8 : Int(Double(n).squareRoot().rounded(.up)))

@@ -1,14 +1,16 @@
 import ArgumentParser
 import Diffusion
+import Flows
 import Foundation
 import GAN
 import GenCore
+import VAE
 
 /// `gen train <kind>`: train a model on an HDF5 dataset into a run folder.
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a generative model.",
-        subcommands: [TrainDDPM.self, TrainSDE.self, TrainFlow.self, TrainWGAN.self])
+        subcommands: [TrainDDPM.self, TrainSDE.self, TrainFlow.self, TrainVAE.self, TrainRealNVP.self, TrainWGAN.self])
 }
 
 /// Options every model kind shares.
@@ -28,8 +30,8 @@ struct CommonTrainingOptions: ParsableArguments {
     @Option(help: "Images per batch.")
     var batchSize: Int = 64
 
-    @Option(help: "Peak learning rate (Adam).")
-    var lr: Float = 2e-4
+    @Option(help: "Peak learning rate (Adam; default 2e-4, and 1e-3 for vae and realnvp).")
+    var lr: Float?
 
     @Option(help: "Linear warm-up steps (default 100; 0 for wgan).")
     var warmup: Int?
@@ -70,7 +72,7 @@ struct CommonTrainingOptions: ParsableArguments {
             if let value, value < 1 { throw ValidationError("\(name) must be at least 1") }
         }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
-        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive") }
+        guard (lr ?? 1) > 0, (lr ?? 1).isFinite else { throw ValidationError("--lr must be positive") }
         guard emaDecay >= 0, emaDecay < 1 else { throw ValidationError("--ema-decay must be in [0, 1)") }
         guard sampleEvery >= 0, checkpointEvery >= 0, logEvery >= 1, (warmup ?? 0) >= 0, (gradClip ?? 0) >= 0 else {
             throw ValidationError("--sample-every, --checkpoint-every, --warmup and --grad-clip must not be negative; --log-every at least 1")
@@ -252,6 +254,94 @@ struct TrainWGAN: ParsableCommand {
     }
 }
 
+struct TrainVAE: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vae", abstract: "Train a variational autoencoder (Kingma & Welling 2014).",
+        discussion: "The loss is the negative ELBO in nats per image; the Bernoulli likelihood binarizes each batch dynamically.")
+
+    @OptionGroup var common: CommonTrainingOptions
+
+    @Option(help: "Encoder and decoder: mlp or conv.")
+    var arch: VAEConfiguration.Architecture = .mlp
+
+    @Option(help: "Latent dimensions.")
+    var latent: Int = 20
+
+    @Option(help: "Hidden width.")
+    var hidden: Int = 400
+
+    @Option(help: "p(x|z): bernoulli or gaussian.")
+    var likelihood: VAEConfiguration.Likelihood = .bernoulli
+
+    @Option(help: "Gaussian likelihood: a fixed σ (default: learned).")
+    var fixedStd: Float?
+
+    @Option(help: "Weight of the KL term (β-VAE).")
+    var beta: Float = 1
+
+    @Option(help: "Steps over which the KL weight rises linearly from 0 to β.")
+    var klWarmup: Int = 0
+
+    func run() throws {
+        try reportingFailures {
+            try TrainingRun.execute(common: common, kind: "vae", defaultGradientClip: 0, defaultWarmup: 0, defaultLearningRate: 1e-3, pixelRange: .unit) { data in
+                let configuration = VAEConfiguration(imageShape: data.imageShape, architecture: arch, latent: latent, hidden: hidden,
+                                                     likelihood: likelihood, fixedStd: fixedStd, beta: beta, klWarmup: klWarmup)
+                if let problem = configuration.problem {
+                    throw Failure(message: "\(data.path): \(problem)", code: problem.contains("multiple of 4") ? Exit.badData : Exit.usage)
+                }
+                return configuration
+            } makeTask: { (model: VAEConfiguration) in
+                VAE(model)
+            }
+        }
+    }
+}
+
+struct TrainRealNVP: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "realnvp", abstract: "Train a RealNVP normalizing flow (Dinh et al. 2017) with the multi-scale architecture.",
+        discussion: "The loss is the exact negative log-likelihood in bits per dimension of the 8-bit data (uniform dequantization, logit with α = 0.05).")
+
+    @OptionGroup var common: CommonTrainingOptions
+
+    @Option(help: "Scales (each ends in a squeeze and a factor-out).")
+    var scales: Int = 2
+
+    @Option(help: "Couplings per stage.")
+    var couplings: Int = 3
+
+    @Option(help: "Checkerboard couplings at the last scale.")
+    var finalCouplings: Int = 4
+
+    @Option(help: "Channels of the s/t networks.")
+    var hidden: Int = 32
+
+    @Option(help: "Residual blocks per s/t network.")
+    var resBlocks: Int = 2
+
+    @Option(help: "A normalizing bijector after each coupling: none, actnorm or batchnorm.")
+    var norm: RealNVPConfiguration.Normalization = .none
+
+    func run() throws {
+        try reportingFailures {
+            try TrainingRun.execute(common: common, kind: "realnvp", defaultGradientClip: 100, defaultWarmup: 100, defaultLearningRate: 1e-3, pixelRange: .unit) { data in
+                let configuration = RealNVPConfiguration(imageShape: data.imageShape, scales: scales, couplings: couplings,
+                                                         finalCouplings: finalCouplings, hidden: hidden, residualBlocks: resBlocks, normalization: norm)
+                if let problem = configuration.problem {
+                    throw Failure(message: "\(data.path): \(problem)", code: problem.contains("squeezed") ? Exit.badData : Exit.usage)
+                }
+                return configuration
+            } makeTask: { (model: RealNVPConfiguration) in
+                RealNVP(model)
+            }
+        }
+    }
+}
+
+extension VAEConfiguration.Architecture: ExpressibleByArgument {}
+extension VAEConfiguration.Likelihood: ExpressibleByArgument {}
+extension RealNVPConfiguration.Normalization: ExpressibleByArgument {}
 extension GANLoss: ExpressibleByArgument {}
 extension SDEConfiguration.Kind: ExpressibleByArgument {}
 extension Coupling: ExpressibleByArgument {}
@@ -270,7 +360,8 @@ func parseList(_ text: String, option: String) throws -> [Int] {
 /// exit code of the outcome.
 enum TrainingRun {
     static func execute<Model: Codable & Sendable>(
-        common: CommonTrainingOptions, kind: String, defaultGradientClip: Float = 1, defaultWarmup: Int = 100, makeModel: (DataSource) throws -> Model,
+        common: CommonTrainingOptions, kind: String, defaultGradientClip: Float = 1, defaultWarmup: Int = 100,
+        defaultLearningRate: Float = 2e-4, pixelRange: PixelRange = .symmetric, makeModel: (DataSource) throws -> Model,
         makeTask: (Model) -> TrainingTask, makeOptimizers: ((TrainingTask, Float) -> [Optimizer])? = nil
     ) throws {
         if let threads = common.threads { Threads.set(threads) }
@@ -299,7 +390,7 @@ enum TrainingRun {
             try HDF5Guard.check(common.data!, dataset: common.dataset)
             let data = try HDF5Dataset(url: URL(fileURLWithPath: common.data!), options: .init(dataset: common.dataset, readLabels: false))
             if let note = data.choiceNote { printNote(note) }
-            let source = DataSource(path: data.path, dataset: data.imagesName, imageShape: data.imageShape, pixelRange: .symmetric)
+            let source = DataSource(path: data.path, dataset: data.imagesName, imageShape: data.imageShape, pixelRange: pixelRange)
             let model = try makeModel(source)
             let batchesPerEpoch = max(1, data.count / common.batchSize)
             let steps = common.steps ?? common.epochs.map { $0 * batchesPerEpoch } ?? 2000
@@ -307,7 +398,7 @@ enum TrainingRun {
                 throw Failure(message: "\(data.path): \(data.count) images cannot fill a batch of \(common.batchSize)", code: Exit.badData)
             }
             let training = TrainerConfiguration(
-                steps: steps, batchSize: common.batchSize, learningRate: common.lr, warmupSteps: common.warmup ?? defaultWarmup,
+                steps: steps, batchSize: common.batchSize, learningRate: common.lr ?? defaultLearningRate, warmupSteps: common.warmup ?? defaultWarmup,
                 gradientClip: (common.gradClip ?? defaultGradientClip) > 0 ? (common.gradClip ?? defaultGradientClip) : nil, emaDecay: common.emaDecay > 0 ? common.emaDecay : nil,
                 sampleEvery: common.sampleEvery, checkpointEvery: common.checkpointEvery, logEvery: common.logEvery, seed: common.seed)
             configuration = RunConfiguration(kind: kind, model: model, training: training, data: source)
