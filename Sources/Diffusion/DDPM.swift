@@ -103,8 +103,10 @@ public final class ScoreSDE: TrainingTask, DiffusionModel {
     public let configuration: ScoreSDEConfiguration
     public let network: UNet
     public let denoiser: Denoiser
-    /// Preview grids: the probability-flow ODE, 50 Heun steps (100 evaluations).
-    public var previewSampler = ProbabilityFlowSampler(method: .heun, steps: 50)
+    /// Preview grids: Euler–Maruyama on the reverse SDE, 100 steps. (Early in training the
+    /// deterministic probability-flow ODE leaves visible noise in some samples that the
+    /// stochastic sampler corrects.)
+    public var previewSampler = EulerMaruyamaSampler(steps: 100)
 
     public init(_ configuration: ScoreSDEConfiguration) {
         self.configuration = configuration

@@ -33,7 +33,7 @@ struct WGANCommandTests {
         #expect(wrong.status == 64 && wrong.standardError.contains("does not fit a wgan run"))
         // a wgan run is not a diffusion model to evaluate
         let eval = try runGen(["eval", "--run", run, "--data", fixtureData.appendingPathComponent("chunked_gzip.h5").path])
-        #expect(eval.status == 65 && eval.standardError.contains("a wgan run"), "\(eval.standardError)")
+        #expect(eval.status == 64 && eval.standardError.contains("this is a wgan run"), "\(eval.standardError)")
     }
 
     /// 6 steps straight and 3 + resume + 3 give byte-identical checkpoints: both optimizers, the

@@ -109,19 +109,30 @@ public struct PredictorCorrectorSampler: Sampler {
 ///
 /// Fixed-step methods take `steps` equal steps. Dormand–Prince adapts its steps to the
 /// tolerances inside each of `steps` intervals (the intervals only pace the progress reports).
-/// Where the score is singular at t = 0 the ODE stops at the process's ``NoiseProcess/minimumTime``
-/// and the last step returns the denoised prediction there (Tweedie's formula).
+/// Where the score is singular at t = 0 (σ(0) = 0) the ODE stops at ``endTime`` (by default
+/// 10⁻³, or the process's minimum time if later, as Song et al.'s sampler does) and the last
+/// step returns the denoised prediction there (Tweedie's formula); where it is regular (flow
+/// matching) the ODE runs to 0.
 public struct ProbabilityFlowSampler: Sampler {
     public var method: ODESolver.Method
     public var steps: Int
     public var relativeTolerance: Double
     public var absoluteTolerance: Double
+    /// Where integration stops; nil: the rule above.
+    public var endTime: Double?
 
-    public init(method: ODESolver.Method = .rk4, steps: Int = 50, relativeTolerance: Double = 1e-5, absoluteTolerance: Double = 1e-5) {
+    public init(method: ODESolver.Method = .rk4, steps: Int = 50, relativeTolerance: Double = 1e-5, absoluteTolerance: Double = 1e-5,
+                endTime: Double? = nil) {
         self.method = method
         self.steps = steps
         self.relativeTolerance = relativeTolerance
         self.absoluteTolerance = absoluteTolerance
+        self.endTime = endTime
+    }
+
+    /// Where integration stops for `process`.
+    public func end(for process: any NoiseProcess) -> Double {
+        endTime ?? (process.minimumTime > 0 ? max(1e-3, process.minimumTime) : 0)
     }
 
     public var timeGrid: [Double] { uniformTimeGrid(steps: steps) }
@@ -130,7 +141,7 @@ public struct ProbabilityFlowSampler: Sampler {
 
     public func step(_ x: Tensor, from t: Double, to s: Double, denoiser: Denoiser, generator: RandomGenerator) -> Tensor {
         let solver = ODESolver(method: method, relativeTolerance: relativeTolerance, absoluteTolerance: absoluteTolerance)
-        let end = max(s, denoiser.process.minimumTime)
+        let end = max(s, self.end(for: denoiser.process))
         var x = x
         if t > end {
             x = solver.integrate([x], from: t, to: end, steps: 1) { time, y in [denoiser.velocity(y[0], at: time)] }.state[0]
