@@ -30,7 +30,7 @@ struct Eval: ParsableCommand {
     @Option(help: "The metric: bpd (ddpm, sde, flow, realnvp) or nll (vae).")
     var metric: Metric = .bpd
 
-    @Option(help: "How many test images (spread evenly over the file, so sorted files give every class).")
+    @Option(help: "How many test images (spread evenly over the file, or over the run's held-out images when it trained on this file with --holdout).")
     var n: Int = 512
 
     @Option(help: "Images per batch.")
@@ -88,14 +88,25 @@ struct Eval: ParsableCommand {
             }
             try HDF5Guard.check(data, dataset: dataset)
             let test = try HDF5Dataset(url: URL(fileURLWithPath: data), options: .init(dataset: dataset, readLabels: false))
-            let imageShape = try RunKind.decode(checkpoint.configJSON).data.imageShape
+            let source = try RunKind.decode(checkpoint.configJSON).data
+            let imageShape = source.imageShape
             guard test.imageShape == imageShape else {
                 throw Failure(message: "\(data): images are \(test.imageShape), the \(kind) run was trained on \(imageShape)", code: Exit.badData)
             }
-            if kind == "vae" { return try evaluateVAE(checkpoint, url: checkpointURL, folder: folder, test: test) }
-            if kind == "realnvp" { return try evaluateRealNVP(checkpoint, url: checkpointURL, folder: folder, test: test) }
+            // the run's held-out images when it held some out of this very file, else all of it
+            var pool = Array(0..<test.count)
+            if let holdout = source.holdout, holdout > 0,
+               URL(fileURLWithPath: test.path).standardizedFileURL.path == URL(fileURLWithPath: source.path).standardizedFileURL.path {
+                struct Seed: Decodable { struct Training: Decodable { var seed: UInt64 }; var training: Training }
+                let seed = try JSONDecoder().decode(Seed.self, from: Data(checkpoint.configJSON.utf8)).training.seed
+                pool = BatchLoader.split(count: test.count, testFraction: holdout, seed: seed).test
+                printNote("\(data): scoring the run's \(pool.count) held-out images (--holdout \(holdout) at training)")
+            }
+            let count = min(n, pool.count)
+            let rows = (0..<count).map { pool[$0 * pool.count / count] }
+            if kind == "vae" { return try evaluateVAE(checkpoint, url: checkpointURL, folder: folder, test: test, rows: rows) }
+            if kind == "realnvp" { return try evaluateRealNVP(checkpoint, url: checkpointURL, folder: folder, test: test, rows: rows) }
             let (_, model) = try DiffusionRun.load(checkpoint, from: checkpointURL, emaWeights: !noEMA)
-            let count = min(n, test.count)
             if test.storedType != "uint8" { printNote("\(data): \(test.storedType) pixels are quantized to 8 bits for bits/dim") }
             printNote("bits/dim of \(count) images of \(data) under \(folder.path) (\(kind)): probability-flow ODE, \(solver.rawValue)\(solver == .dopri5 ? " rtol \(rtol) atol \(atol)" : " \(solverSteps) steps"), \(trace.rawValue) Hutchinson probes, uniform dequantization")
             let estimator = LikelihoodEstimator(
@@ -104,7 +115,6 @@ struct Eval: ParsableCommand {
             let progress = ProgressReporter(total: count, label: "images", lineEvery: 1)
             let start = Date()
             var values: [Double] = [], evaluations = 0
-            let rows = (0..<count).map { $0 * test.count / count }
             for first in stride(from: 0, to: count, by: batchSize) {
                 let batch = try pixels(test, Array(rows[first..<min(count, first + batchSize)]))
                 let (bpd, nfe) = estimator.bitsPerDimension(pixels: batch, denoiser: model.likelihoodDenoiser, generator: generator)
@@ -146,9 +156,9 @@ struct Eval: ParsableCommand {
         print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
     }
 
-    private func evaluateRealNVP(_ checkpoint: RunCheckpoint, url: URL, folder: URL, test: HDF5Dataset) throws {
+    private func evaluateRealNVP(_ checkpoint: RunCheckpoint, url: URL, folder: URL, test: HDF5Dataset, rows: [Int]) throws {
         let model = try ModelRun.realNVP(checkpoint, from: url, emaWeights: !noEMA)
-        let count = min(n, test.count), rows = (0..<count).map { $0 * test.count / count }
+        let count = rows.count
         printNote("bits/dim of \(count) images of \(data) under \(folder.path) (realnvp): exact change of variables, uniform dequantization, logit α = \(model.configuration.alpha)")
         let generator = RandomGenerator(seed: seed, stream: .sampling)
         let progress = ProgressReporter(total: count, label: "images", lineEvery: max(1, count / 10))
@@ -167,10 +177,10 @@ struct Eval: ParsableCommand {
                    ("seconds", String(format: "%.1f", Date().timeIntervalSince(start)))])
     }
 
-    private func evaluateVAE(_ checkpoint: RunCheckpoint, url: URL, folder: URL, test: HDF5Dataset) throws {
+    private func evaluateVAE(_ checkpoint: RunCheckpoint, url: URL, folder: URL, test: HDF5Dataset, rows: [Int]) throws {
         let vae = try ModelRun.vae(checkpoint, from: url, emaWeights: !noEMA)
         let bernoulli = vae.configuration.likelihood == .bernoulli
-        let count = min(n, test.count), rows = (0..<count).map { $0 * test.count / count }
+        let count = rows.count
         let dimensions = vae.configuration.dimensions
         let treatment = bernoulli
             ? (binarization == .sample ? "dynamically binarized (one seeded draw per image)" : "binarized at 0.5")

@@ -30,6 +30,9 @@ struct CommonTrainingOptions: ParsableArguments {
     @Option(help: "Images per batch.")
     var batchSize: Int = 64
 
+    @Option(help: "Fraction of the images held out from training (a seeded split); gen eval on the same file scores them.")
+    var holdout: Double = 0
+
     @Option(help: "Peak learning rate (Adam; default 2e-4, and 1e-3 for vae and realnvp).")
     var lr: Float?
 
@@ -72,6 +75,7 @@ struct CommonTrainingOptions: ParsableArguments {
             if let value, value < 1 { throw ValidationError("\(name) must be at least 1") }
         }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+        guard holdout >= 0, holdout < 1 else { throw ValidationError("--holdout must be in [0, 1)") }
         guard (lr ?? 1) > 0, (lr ?? 1).isFinite else { throw ValidationError("--lr must be positive") }
         guard emaDecay >= 0, emaDecay < 1 else { throw ValidationError("--ema-decay must be in [0, 1)") }
         guard sampleEvery >= 0, checkpointEvery >= 0, logEvery >= 1, (warmup ?? 0) >= 0, (gradClip ?? 0) >= 0 else {
@@ -390,12 +394,14 @@ enum TrainingRun {
             try HDF5Guard.check(common.data!, dataset: common.dataset)
             let data = try HDF5Dataset(url: URL(fileURLWithPath: common.data!), options: .init(dataset: common.dataset, readLabels: false))
             if let note = data.choiceNote { printNote(note) }
-            let source = DataSource(path: data.path, dataset: data.imagesName, imageShape: data.imageShape, pixelRange: pixelRange)
+            let source = DataSource(path: data.path, dataset: data.imagesName, imageShape: data.imageShape, pixelRange: pixelRange,
+                                    holdout: common.holdout > 0 ? common.holdout : nil)
             let model = try makeModel(source)
-            let batchesPerEpoch = max(1, data.count / common.batchSize)
+            let trainingCount = data.count - Int((Double(data.count) * common.holdout).rounded())
+            let batchesPerEpoch = max(1, trainingCount / common.batchSize)
             let steps = common.steps ?? common.epochs.map { $0 * batchesPerEpoch } ?? 2000
-            guard data.count >= common.batchSize else {
-                throw Failure(message: "\(data.path): \(data.count) images cannot fill a batch of \(common.batchSize)", code: Exit.badData)
+            guard trainingCount >= common.batchSize else {
+                throw Failure(message: "\(data.path): \(trainingCount) training images cannot fill a batch of \(common.batchSize)", code: Exit.badData)
             }
             let training = TrainerConfiguration(
                 steps: steps, batchSize: common.batchSize, learningRate: common.lr ?? defaultLearningRate, warmupSteps: common.warmup ?? defaultWarmup,
@@ -417,7 +423,9 @@ enum TrainingRun {
         }
         Random.seed(configuration.training.seed)
         let task = makeTask(configuration.model)
-        let loader = BatchLoader(dataset: data, batchSize: configuration.training.batchSize, seed: configuration.training.seed,
+        let rows = (source.holdout ?? 0) > 0
+            ? BatchLoader.split(count: data.count, testFraction: source.holdout!, seed: configuration.training.seed).train : nil
+        let loader = BatchLoader(dataset: data, rows: rows, batchSize: configuration.training.batchSize, seed: configuration.training.seed,
                                  pixelRange: source.pixelRange)
         let learningRate = configuration.training.learningRate
         let optimizers = makeOptimizers?(task, learningRate) ?? [Adam(learningRate: learningRate)]
@@ -430,7 +438,7 @@ enum TrainingRun {
             // A fresh run in a reused (--force) folder starts a fresh log.
             try? fileManager.removeItem(at: trainer.metricsURL)
             try AtomicFile.write(Data(try configuration.json().utf8), to: folder.appendingPathComponent("config.json"))
-            printNote("training \(kind) (\(task.model.parameterCount) parameters) on \(data.count) images of \(source.imageShape.map(String.init).joined(separator: "×")) for \(configuration.training.steps) steps; run folder \(folder.path)")
+            printNote("training \(kind) (\(task.model.parameterCount) parameters) on \(loader.rows.count) images of \(source.imageShape.map(String.init).joined(separator: "×")) for \(configuration.training.steps) steps; run folder \(folder.path)")
         }
         // 3. train
         let start = Date()

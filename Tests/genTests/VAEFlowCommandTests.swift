@@ -58,6 +58,18 @@ struct VAEFlowCommandTests {
         #expect(other.status == 65 && other.standardError.contains("the realnvp run was trained on [1, 8, 8]"), "\(other.standardError)")
     }
 
+    /// --holdout keeps a seeded part of the file out of training, and gen eval on the same file
+    /// scores exactly those images.
+    @Test func heldOutImagesAreScored() throws {
+        let scratch = try Scratch()
+        let run = scratch.path("run")
+        let trained = try runGen(tinyLikelihoodTraining("realnvp", run, steps: 1, extra: ["--holdout", "0.2"]))
+        #expect(trained.status == 0 && trained.standardError.contains("on 40 images"), "\(trained.standardError)")
+        let eval = try runGen(["eval", "--run", run, "--data", fixtureData.appendingPathComponent("chunked_gzip.h5").path])
+        #expect(eval.status == 0 && eval.standardError.contains("scoring the run's 10 held-out images"), "\(eval.standardError)")
+        #expect(eval.standardOutput.contains("\"n\": 10"))
+    }
+
     /// A checkpoint whose weights belong to another kind or another image size is refused with
     /// one line naming the file, by sample and by eval.
     @Test func checkpointsThatDoNotFitAreRefused() throws {

@@ -10,12 +10,16 @@ public struct DataSource: Codable, Sendable, Equatable {
     public var imageShape: [Int]
     /// The range the model sees its pixels in.
     public var pixelRange: PixelRange
+    /// The fraction of the images held out from training (``BatchLoader/split(count:testFraction:seed:)``
+    /// with the run's seed), for evaluation on unseen images; nil or 0: none.
+    public var holdout: Double?
 
-    public init(path: String, dataset: String, imageShape: [Int], pixelRange: PixelRange) {
+    public init(path: String, dataset: String, imageShape: [Int], pixelRange: PixelRange, holdout: Double? = nil) {
         self.path = path
         self.dataset = dataset
         self.imageShape = imageShape
         self.pixelRange = pixelRange
+        self.holdout = holdout
     }
 }
 
