@@ -3,12 +3,39 @@ import Foundation
 import GenCore
 
 /// `gen bench`: speed measurements to set beside the PyTorch twin's.
+/// One model's line, with the twin's keys.
+struct ModelResult: Codable {
+    var bench: String
+    var framework: String
+    var batch: Int
+    var params: Int
+    var train_step_s: Double
+    var forward_s: Double
+    var threads: Int
+    /// Peak resident memory of the process so far (models run in sequence, so it only grows).
+    var peak_rss_mb: Double
+}
+
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Time operations and models; prints one JSON line per measurement.")
+        abstract: "Time the four benchmark models (or single operations); prints one JSON line per measurement.",
+        discussion: """
+            Each model line has the PyTorch twin's keys (bench, batch, params, train_step_s, forward_s: medians after \
+            warm-up) plus the peak resident memory so far. Compare with ../shared/peers/reference_models.py, both run \
+            with `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE`.
+            """)
 
     @Flag(help: "Time single operations (matmul 512×512, a 64-channel 3×3 conv on 64×28×28), forward and backward.")
     var ops = false
+
+    @Option(help: "Only this model (ddpm-unet-small, vae-mlp, realnvp-small, wgan-sn-dcgan); repeatable.")
+    var only: [String] = []
+
+    @Option(help: "Untimed warm-up steps per model.")
+    var warmup: Int = 3
+
+    @Flag(help: "Accepted for the BENCHMARKS.md command line; the output is always JSON lines.")
+    var json = false
 
     @Option(help: "Threads for GenCore's kernels and OpenBLAS.")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
@@ -19,14 +46,29 @@ struct Bench: ParsableCommand {
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard reps >= 1 else { throw ValidationError("--reps must be at least 1") }
-        guard ops else { throw ValidationError("choose what to time: --ops (model benchmarks are not built yet)") }
+        guard warmup >= 0 else { throw ValidationError("--warmup must not be negative") }
+        if let unknown = only.first(where: { !ModelBenchmarks.names.contains($0) }) {
+            throw ValidationError("unknown model '\(unknown)'; choose from \(ModelBenchmarks.names.joined(separator: ", "))")
+        }
     }
 
     func run() throws {
         Threads.set(threads)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        for result in OpBenchmarks.run(repetitions: reps) {
+        if ops {
+            for result in OpBenchmarks.run(repetitions: reps) {
+                print(String(decoding: try encoder.encode(result), as: UTF8.self))
+            }
+            return
+        }
+        for name in ModelBenchmarks.names where only.isEmpty || only.contains(name) {
+            let model = ModelBenchmarks.make(name)
+            let train = OpBenchmarks.medianSeconds(repetitions: reps, warmup: warmup, model.trainStep)
+            let forward = OpBenchmarks.medianSeconds(repetitions: reps, warmup: warmup, model.forward)
+            let result = ModelResult(bench: name, framework: "gen-\(GenCore.version)", batch: model.batch, params: model.parameters,
+                                     train_step_s: train, forward_s: forward, threads: threads,
+                                     peak_rss_mb: Double(ResourceUsage.peakResidentBytes) / 1_048_576)
             print(String(decoding: try encoder.encode(result), as: UTF8.self))
         }
     }
