@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Runs the four benchmark models side by side: gen (gen bench) and its PyTorch twin
+# (../shared/peers/reference_models.py), as ../shared/BENCHMARKS.md says, in one session, and
+# prints a Markdown table: train-step and forward times, gen/PyTorch ratio, GFLOP/s of gen's
+# train step (FLOPs from BENCHMARKS.md), peak resident memory of each whole run.
+#
+#   scripts/bench-vs-pytorch.sh [--threads 2] [--reps 20] [--python ~/venv-torch/bin/python]
+#
+# Both sides run with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset, as BENCHMARKS.md asks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+threads=2 reps=20 python="${HOME}/venv-torch/bin/python"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --threads) threads="$2"; shift 2 ;;
+    --reps) reps="$2"; shift 2 ;;
+    --python) python="$2"; shift 2 ;;
+    *) echo "usage: $0 [--threads N] [--reps N] [--python PATH]" >&2; exit 64 ;;
+  esac
+done
+twin=../shared/peers/reference_models.py
+[ -f "$twin" ] || { echo "$twin: not found (the PyTorch twin lives in ../shared/peers)" >&2; exit 66; }
+"$python" -c "import torch" 2>/dev/null || { echo "$python: no torch; install it as the README says" >&2; exit 66; }
+swift build -c release --product gen >&2
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+run() {  # name, command…: JSON lines to $out/name.jsonl, peak memory to $out/name.time
+  local name=$1; shift
+  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/time -v "$@" > "$out/$name.jsonl" 2> "$out/$name.time"
+}
+run pytorch "$python" "$twin" --threads "$threads" --reps "$reps"
+run gen .build/release/gen bench --threads "$threads" --reps "$reps"
+python3 - "$out" "$threads" <<'PY'
+import json, re, sys, datetime, platform, os
+out, threads = sys.argv[1], sys.argv[2]
+def lines(name):
+    return {d["bench"]: d for d in (json.loads(l) for l in open(f"{out}/{name}.jsonl") if l.startswith("{"))}
+def peak(name):
+    m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", open(f"{out}/{name}.time").read())
+    return int(m.group(1)) / 1024 if m else float("nan")
+gen, torch = lines("gen"), lines("pytorch")
+gflop = {"ddpm-unet-small": 53, "realnvp-small": 57, "wgan-sn-dcgan": 11, "vae-mlp": 6 * 128 * 652824 / 1e9}
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+print(f"{datetime.date.today()}, {cpu}, {threads} threads; gen peak {peak('gen'):.0f} MB, PyTorch peak {peak('pytorch'):.0f} MB (whole runs)\n")
+print("| model | gen train step | PyTorch train step | ratio | gen forward | PyTorch forward | ratio | gen GFLOP/s (train) | gen peak RSS |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+for name, g in gen.items():
+    t = torch.get(name)
+    if not t:
+        continue
+    print(f"| {name} | {g['train_step_s']*1e3:.1f} ms | {t['train_step_s']*1e3:.1f} ms | {g['train_step_s']/t['train_step_s']:.2f} | "
+          f"{g['forward_s']*1e3:.2f} ms | {t['forward_s']*1e3:.2f} ms | {g['forward_s']/t['forward_s']:.2f} | "
+          f"{gflop[name]/g['train_step_s']:.0f} | {g['peak_rss_mb']:.0f} MB |")
+PY
