@@ -150,7 +150,11 @@ public final class FlowMatching: TrainingTask, DiffusionModel {
     /// Preview grids: 25 Heun steps (50 evaluations).
     public var previewSampler = ProbabilityFlowSampler(method: .heun, steps: 25)
 
+    /// - Precondition: `configuration.prediction` is `.velocity`: on the linear path α(1) = 0
+    ///   and σ(0) = 0, so a noise or data prediction cannot be turned into a velocity at the ends.
     public init(_ configuration: FlowMatchingConfiguration) {
+        require(configuration.prediction == .velocity,
+                "FlowMatching: the network must predict the velocity, not \(configuration.prediction)")
         self.configuration = configuration
         network = UNet(configuration.unet)
         denoiser = Denoiser(network: network, prediction: configuration.prediction, process: LinearPath())

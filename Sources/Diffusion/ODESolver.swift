@@ -20,7 +20,8 @@ public struct ODESolver: Sendable {
         case heun
         /// Classical fourth-order Runge–Kutta, four evaluations.
         case rk4
-        /// Dormand–Prince 5(4), adaptive with rtol/atol; six evaluations per step (FSAL).
+        /// Dormand–Prince 5(4), adaptive with rtol/atol; six new evaluations per adaptive step (the
+        /// seventh is the next step's first, FSAL), seven per fixed step.
         case dopri5
 
         /// The order of the method's solution.
@@ -99,8 +100,9 @@ public struct ODESolver: Sendable {
             let k4 = f(t + h, combine(y, h, [(1, k3)]))
             return (combine(y, h, [(1.0 / 6, k1), (1.0 / 3, k2), (1.0 / 3, k3), (1.0 / 6, k4)]), 4)
         case .dopri5:
+            // f(t, y) and six more stages
             let (next, _, _) = dormandPrince(y, at: t, by: h, first: f(t, y), f)
-            return (next, 6)
+            return (next, 7)
         }
     }
 

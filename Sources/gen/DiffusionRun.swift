@@ -14,7 +14,12 @@ enum DiffusionRun {
             switch kind {
             case "ddpm": model = DDPM(try RunConfiguration<DDPMConfiguration>.decode(checkpoint.configJSON).model)
             case "sde": model = ScoreSDE(try RunConfiguration<ScoreSDEConfiguration>.decode(checkpoint.configJSON).model)
-            case "flow": model = FlowMatching(try RunConfiguration<FlowMatchingConfiguration>.decode(checkpoint.configJSON).model)
+            case "flow":
+                let configuration = try RunConfiguration<FlowMatchingConfiguration>.decode(checkpoint.configJSON).model
+                guard configuration.prediction == .velocity else {
+                    throw Failure(message: "\(url.path): a flow run must predict the velocity, its configuration says \(configuration.prediction)", code: Exit.badData)
+                }
+                model = FlowMatching(configuration)
             default:
                 throw Failure(message: "\(url.path): a \(kind) run; this command knows \(kinds.joined(separator: ", ")) runs", code: Exit.badData)
             }

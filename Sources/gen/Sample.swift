@@ -22,7 +22,7 @@ struct Sample: ParsableCommand {
     @Option(help: """
         Sampler. ddpm and sde runs: ddpm (ancestral), ddim, euler-maruyama, reverse-diffusion, pc \
         (predictor-corrector), or an ODE method for the probability-flow ODE: euler, midpoint, heun, rk4, dopri5. \
-        flow runs: the ODE methods. Default: ddpm for ddpm runs, euler-maruyama for sde runs, heun for flow runs.
+        flow runs: the ODE methods, ddpm and ddim. Default: ddpm for ddpm runs, euler-maruyama for sde runs, heun for flow runs.
         """)
     var sampler: SamplerName?
 
@@ -31,6 +31,9 @@ struct Sample: ParsableCommand {
 
     @Option(help: "Predictor-corrector: the corrector's signal-to-noise ratio.")
     var snr: Double = 0.16
+
+    @Option(help: "Predictor-corrector: the predictor, reverse-diffusion or euler-maruyama.")
+    var predictor: PredictorCorrectorSampler.Predictor = .reverseDiffusion
 
     @Option(help: "Predictor-corrector: Langevin steps per time.")
     var correctorSteps: Int = 1
@@ -95,8 +98,11 @@ struct Sample: ParsableCommand {
             }
         }
 
+        /// Every built-in sampler that works with the kind's noise process. The reverse-SDE
+        /// samplers need the drift α'/α, which is infinite at t = 1 on flow matching's linear
+        /// path (α(1) = 0); DDPM's and DDIM's steps use only α and σ and serve it.
         static func valid(for kind: String) -> [SamplerName] {
-            kind == "flow" ? allCases.filter { $0.odeMethod != nil } : allCases
+            kind == "flow" ? allCases.filter { $0.odeMethod != nil || $0 == .ddpm || $0 == .ddim } : allCases
         }
 
         static func defaultFor(_ kind: String) -> SamplerName {
@@ -163,7 +169,7 @@ struct Sample: ParsableCommand {
             case .ddim: images = draw(DDIMSampler(steps: total, eta: eta, clipData: clip))
             case .eulerMaruyama: images = draw(EulerMaruyamaSampler(steps: total))
             case .reverseDiffusion: images = draw(ReverseDiffusionSampler(steps: total))
-            case .pc: images = draw(PredictorCorrectorSampler(steps: total, signalToNoise: snr, correctorSteps: correctorSteps))
+            case .pc: images = draw(PredictorCorrectorSampler(steps: total, predictor: predictor, signalToNoise: snr, correctorSteps: correctorSteps))
             case .euler, .midpoint, .heun, .rk4, .dopri5:
                 images = draw(ProbabilityFlowSampler(method: name.odeMethod!, steps: total, relativeTolerance: rtol, absoluteTolerance: atol))
             }
@@ -266,3 +272,4 @@ func checkWritable(_ path: String) throws {
     }
     guard access(folder, W_OK) == 0 else { throw Failure(message: "\(path): cannot write: folder is not writable", code: Exit.cannotWrite) }
 }
+extension PredictorCorrectorSampler.Predictor: ExpressibleByArgument {}

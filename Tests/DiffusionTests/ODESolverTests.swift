@@ -61,6 +61,19 @@ struct ODESolverTests {
         }
     }
 
+    /// Fixed steps report exactly the evaluations they make.
+    @Test(arguments: ODESolver.Method.allCases)
+    func fixedStepsCountTheirEvaluations(_ method: ODESolver.Method) {
+        var calls = 0
+        let result = ODESolver(method: method).integrate([Tensor([1], shape: [1])], from: 0, to: 1, steps: 3, fixedSteps: true) { _, y in
+            calls += 1
+            return [-y[0]]
+        }
+        #expect(result.evaluations == calls)
+        let perStep = switch method { case .euler: 1; case .midpoint, .heun: 2; case .rk4: 4; case .dopri5: 7 }
+        #expect(calls == 3 * perStep)
+    }
+
     /// The state may hold several tensors of different shapes (as the likelihood's does).
     @Test func integratesSeveralTensorsTogether() {
         let result = ODESolver(method: .rk4).integrate([Tensor([1, 2], shape: [2]), Tensor([0], shape: [1])], from: 0, to: 1, steps: 20) { _, y in

@@ -13,7 +13,7 @@ func tinyDiffusionTraining(_ kind: String, _ out: String, steps: Int = 4, extra:
 struct DiffusionFamiliesTests {
     /// Each SDE and each coupling trains; every sampler valid for the kind writes a grid and
     /// reports its network evaluations; the wrong samplers are usage errors.
-    @Test(arguments: [("sde", ["--sde", "vp"]), ("sde", ["--sde", "subvp"]), ("sde", ["--sde", "ve"]),
+    @Test(arguments: [("ddpm", ["--prediction", "noise"]), ("sde", ["--sde", "vp"]), ("sde", ["--sde", "subvp"]), ("sde", ["--sde", "ve"]),
                       ("flow", ["--coupling", "independent"]), ("flow", ["--coupling", "ot"])])
     func trainAndSampleWithEverySampler(_ kind: String, _ options: [String]) throws {
         let scratch = try Scratch()
@@ -24,12 +24,14 @@ struct DiffusionFamiliesTests {
         #expect(config.contains("\"kind\" : \"\(kind)\"") && config.contains(options[1]))
         #expect(FileManager.default.fileExists(atPath: "\(run)/samples/step-000004.png"))
 
-        let samplers = kind == "flow" ? ["euler", "midpoint", "heun", "rk4", "dopri5"]
+        let samplers = kind == "flow" ? ["ddpm", "ddim", "euler", "midpoint", "heun", "rk4", "dopri5"]
             : ["ddpm", "ddim", "euler-maruyama", "reverse-diffusion", "pc", "euler", "midpoint", "heun", "rk4", "dopri5"]
         for sampler in samplers {
             let png = scratch.path("\(sampler).png")
             let steps = sampler == "dopri5" ? "1" : "3"
-            let result = try runGen(["sample", png, "--run", run, "--n", "2", "--sampler", sampler, "--steps", steps, "--rtol", "1e-2", "--atol", "1e-2"])
+            // the predictor-corrector sampler with the other predictor
+            let predictor = sampler == "pc" ? ["--predictor", "euler-maruyama"] : []
+            let result = try runGen(["sample", png, "--run", run, "--n", "2", "--sampler", sampler, "--steps", steps, "--rtol", "1e-2", "--atol", "1e-2"] + predictor)
             #expect(result.status == 0, "\(sampler): \(result.standardError)")
             #expect(result.standardOutput.contains("(\(sampler), \(steps) steps,") && result.standardOutput.contains("network evaluations"), "\(result.standardOutput)")
             #expect(try PNG.read(URL(fileURLWithPath: png)).width == 2 * 10 + 2)

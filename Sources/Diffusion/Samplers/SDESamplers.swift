@@ -147,6 +147,8 @@ public struct ProbabilityFlowSampler: Sampler {
             x = solver.integrate([x], from: t, to: end, steps: 1) { time, y in [denoiser.velocity(y[0], at: time)] }.state[0]
         }
         guard s < end else { return x }
-        return denoiser.predict(x, at: min(t, end)).data
+        // Denoise once, in the step that reaches the end; later steps of a fine grid keep it.
+        guard t >= end else { return x }
+        return denoiser.predict(x, at: end).data
     }
 }
