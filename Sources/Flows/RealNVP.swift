@@ -149,12 +149,14 @@ public struct RealNVPConfiguration: Codable, Sendable, Equatable {
     /// Why this configuration cannot be built, if it cannot.
     public var problem: String? {
         guard imageShape.count == 3, imageShape.allSatisfy({ $0 >= 1 }) else { return "the image shape \(imageShape) is not [C, H, W]" }
+        guard scales >= 0, couplings >= 1, finalCouplings >= 1, hidden >= 1, residualBlocks >= 0 else {
+            return "--scales must not be negative; --couplings, --final-couplings and --hidden must be at least 1"
+        }
+        // checked before the shift: 1 << 64 is 0 in Swift
+        guard scales <= 16 else { return "\(scales) scales would squeeze the images below one pixel" }
         let factor = 1 << scales
         guard imageShape[1] % factor == 0, imageShape[2] % factor == 0 else {
             return "images of \(imageShape[1])×\(imageShape[2]) cannot be squeezed \(scales) times (height and width must be multiples of \(factor))"
-        }
-        guard scales >= 0, couplings >= 1, finalCouplings >= 1, hidden >= 1, residualBlocks >= 0 else {
-            return "--scales must not be negative; --couplings, --final-couplings and --hidden must be at least 1"
         }
         return nil
     }

@@ -69,7 +69,18 @@ let bijectorCases: [BijectorCase] = [
     BijectorCase(name: "whole RealNVP (2 scales, actnorm)", shape: [2, 1, 4, 4]) {
         let flow = RealNVPFlow(RealNVPConfiguration(imageShape: [1, 4, 4], scales: 2, couplings: 2, finalCouplings: 2, hidden: 8,
                                                     residualBlocks: 1, normalization: .actnorm))
+        // ActNorm's data-dependent initialization runs on a batch of eight first: on the one
+        // sample of the Jacobian test a 1×1 channel has no spread and its scale would explode.
+        _ = withoutGradients { flow.forward(Tensor.randomNormal([8, 1, 4, 4], using: RandomGenerator(seed: 10))) }
         perturb(flow, seed: 9); return flow
+    },
+    BijectorCase(name: "whole RealNVP (2 scales, batch norm, evaluation)", shape: [2, 1, 4, 4]) {
+        let flow = RealNVPFlow(RealNVPConfiguration(imageShape: [1, 4, 4], scales: 2, couplings: 2, finalCouplings: 2, hidden: 8,
+                                                    residualBlocks: 1, normalization: .batchnorm))
+        perturb(flow, seed: 11)
+        // running statistics from a few training batches; evaluation mode uses them both ways
+        for seed in 0..<3 as Range<UInt64> { _ = withoutGradients { flow.forward(Tensor.randomNormal([8, 1, 4, 4], using: RandomGenerator(seed: 20 + seed))) } }
+        flow.eval(); return flow
     },
 ]
 

@@ -95,5 +95,17 @@ struct VAEFlowCommandTests {
         try resized.write(to: URL(fileURLWithPath: "\(vae)/checkpoint.safetensors"))
         let wrongSize = try runGen(["sample", scratch.path("y.png"), "--run", vae])
         #expect(wrongSize.status == 65 && wrongSize.standardError.contains("does not fit its own configuration"), "\(wrongSize.standardError)")
+        let wrongSizeEval = try runGen(["eval", "--run", vae, "--data", fixtureData.appendingPathComponent("chunked_gzip.h5").path, "--metric", "nll", "--k", "2"])
+        // eval compares the data with the configuration first, which here already disagrees
+        #expect(wrongSizeEval.status == 65 && wrongSizeEval.standardError.contains("the vae run was trained on [1, 16, 16]"), "\(wrongSizeEval.standardError)")
+        #expect(wrongSizeEval.standardError.split(separator: "\n").count == 1)
+    }
+
+    /// Scale counts that cannot be built are usage errors, not traps (1 << 64 is 0 in Swift).
+    @Test(arguments: ["-1", "99"])
+    func impossibleScaleCountsAreUsageErrors(_ scales: String) throws {
+        let scratch = try Scratch()
+        let result = try runGen(tinyLikelihoodTraining("realnvp", scratch.path("run"), steps: 1) + ["--scales=\(scales)"])
+        #expect(result.status == 64 && result.standardError.contains("scales"), "\(result.standardError)")
     }
 }
