@@ -122,3 +122,18 @@ struct SpectralNormTests {
         #expect(relativeError(fakes, fixture["output.fakes"]!) < 1e-4)
     }
 }
+
+@Suite("GAN losses")
+struct GANLossTests {
+    /// Both losses on hand-computed scores: the Wasserstein critic loss E D(fake) − E D(real),
+    /// the hinge loss E max(0, 1 − D(real)) + E max(0, 1 + D(fake)) (Lim & Ye 2017), and the
+    /// generator's −E D(G(z)) for both; the hinge's gradient is zero where a margin is met.
+    @Test func lossesOnKnownScores() {
+        let real = Tensor([2, -0.5], shape: [2, 1]), fake = Tensor([0.5, -2], shape: [2, 1])
+        #expect(abs(GANLoss.wasserstein.criticLoss(realScores: real, fakeScores: fake).item - -1.5) < 1e-6)
+        #expect(abs(GANLoss.hinge.criticLoss(realScores: real, fakeScores: fake).item - 1.5) < 1e-6)
+        for loss in GANLoss.allCases { #expect(abs(loss.generatorLoss(fakeScores: fake).item - 0.75) < 1e-6) }
+        let (_, gradients) = vectorJacobianProduct(at: [real, fake], { GANLoss.hinge.criticLoss(realScores: $0[0], fakeScores: $0[1]) }) { _ in Tensor(1) }
+        #expect(gradients[0].scalars == [0, -0.5] && gradients[1].scalars == [0.5, 0])
+    }
+}

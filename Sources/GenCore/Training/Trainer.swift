@@ -224,6 +224,15 @@ public final class Trainer {
             optimizer.update(task.model, with: configuration.gradientClip.map { clipGradientNorm(gradients, maxNorm: $0, norm: norm).gradients } ?? gradients)
             return StepResult(loss: loss.item, gradientNorm: norm, images: batch.images.shape[0])
         }
+        // A later update's failure must not leave the earlier ones applied (a critic updated
+        // without its generator update, moved power-iteration vectors): keep what to go back to.
+        let weightsBefore = task.model.stateDict().mapValues { $0.copy() }
+        let optimizersBefore = optimizerState().mapValues { $0.copy() }
+        func skip() throws -> StepResult? {
+            try task.model.load(stateDict: weightsBefore)
+            try loadOptimizerState(optimizersBefore)
+            return nil
+        }
         var result = StepResult(loss: 0, gradientNorm: 0, images: 0)
         var batch: Batch?
         for (phase, optimizer) in zip(phases, optimizers) {
@@ -240,7 +249,7 @@ public final class Trainer {
                     return output.loss
                 }
                 let norm = gradientNorm(gradients)
-                guard loss.item.isFinite && norm.isFinite else { return nil }
+                guard loss.item.isFinite && norm.isFinite else { return try skip() }
                 optimizer.update(phase.module, with: configuration.gradientClip.map { clipGradientNorm(gradients, maxNorm: $0, norm: norm).gradients } ?? gradients)
                 lossSum += Double(loss.item)
                 result.loss = loss.item

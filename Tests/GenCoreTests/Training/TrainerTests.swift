@@ -15,6 +15,30 @@ final class ToyTask: TrainingTask {
     func samples(count: Int, generator: RandomGenerator) -> Tensor { Tensor.zeros([count, 1, 8, 8]) }
 }
 
+/// Two players taking turns; the second one's loss can be made non-finite on demand.
+final class ToyAlternatingTask: AlternatingTrainingTask {
+    final class Pair: Module {
+        let first = Linear(64, 1, generator: RandomGenerator(seed: 2))
+        let second = Linear(64, 1, generator: RandomGenerator(seed: 3))
+    }
+    let pair = Pair()
+    var poison = false
+    var model: Module { pair }
+    var sampledModule: Module { pair.second }
+    var pixelRange: PixelRange { .unit }
+    var phases: [TrainingPhase] {
+        [TrainingPhase(name: "first", module: pair.first, updatesPerStep: 2) { batch, _ in
+            ((self.pair.first(batch.images.flattened()) - 1).squared().mean(), [:])
+         },
+         TrainingPhase(name: "second", module: pair.second, usesData: false) { batch, _ in
+            let loss = (self.pair.second(batch.images.flattened()) + 1).squared().mean()
+            return (self.poison ? loss * Float.nan : loss, [:])
+         }]
+    }
+    func loss(batch: Batch, generator: RandomGenerator) -> Tensor { fatalError("not called for an alternating task") }
+    func samples(count: Int, generator: RandomGenerator) -> Tensor { Tensor.zeros([count, 1, 8, 8]) }
+}
+
 @Suite("Trainer")
 struct TrainerTests {
     func makeTrainer(_ task: ToyTask, folder: URL, steps: Int) throws -> Trainer {
@@ -44,6 +68,35 @@ struct TrainerTests {
         #expect(next.step == 4)
         #expect(task.layer.weight.isIdentical(to: weights))
         #expect(try Data(contentsOf: trainer.checkpointURL) == saved)
+    }
+
+    /// When a later phase of an alternating step fails, the earlier phases' updates of that
+    /// step are undone too: weights and optimizer state are as before the step.
+    @Test func alternatingStepIsSkippedWhole() throws {
+        let scratch = try TemporaryFolder()
+        let task = ToyAlternatingTask()
+        func makeTrainer(steps: Int) throws -> Trainer {
+            let data = try HDF5Dataset(url: dataFixtures.appendingPathComponent("chunked_gzip.h5"))
+            let loader = BatchLoader(dataset: data, batchSize: 8, seed: 1, pixelRange: .unit)
+            let trainer = Trainer(task: task, loader: loader, optimizers: [Adam(learningRate: 1e-2), Adam(learningRate: 1e-2)],
+                                  configuration: TrainerConfiguration(steps: steps, batchSize: 8, logEvery: 1, maximumNonFiniteSteps: 2),
+                                  folder: scratch.url, configJSON: "{}")
+            trainer.showsProgress = false
+            trainer.log = { _ in }
+            return trainer
+        }
+        #expect(try makeTrainer(steps: 3).run() == .finished)
+        let next = try makeTrainer(steps: 6)
+        try next.resume()
+        let first = task.pair.first.weight.copy(), second = task.pair.second.weight.copy()
+        let firstMoments = next.optimizers[0].stateDict().mapValues { $0.copy() }
+        task.poison = true
+        #expect(try next.run() == .diverged)
+        #expect(next.step == 3)
+        #expect(task.pair.first.weight.isIdentical(to: first), "the first phase's updates of the failed steps were kept")
+        #expect(task.pair.second.weight.isIdentical(to: second))
+        let moments = next.optimizers[0].stateDict()
+        #expect(moments.keys == firstMoments.keys && moments.allSatisfy { $0.value.isIdentical(to: firstMoments[$0.key]!) })
     }
 
     /// A checkpoint with non-finite weights is refused on resume.
