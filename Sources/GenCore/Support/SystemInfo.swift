@@ -17,11 +17,12 @@ public struct SystemInfo: Sendable {
     public var libpng: String
     /// The thread count of GenCore's kernels.
     public var threads: Int
-    /// The thread count OpenBLAS reports.
+    /// The thread count OpenBLAS reports: 1, since GenCore's kernels split products themselves.
     public var openBLASThreads: Int
 
     /// Reads the versions from the linked libraries.
     public static var current: SystemInfo {
+        _ = Threads.singleThreadedBLAS
         var major: UInt32 = 0, minor: UInt32 = 0, release: UInt32 = 0
         H5get_libversion(&major, &minor, &release)
         let config = openblas_get_config().map { String(cString: $0) } ?? "unknown"

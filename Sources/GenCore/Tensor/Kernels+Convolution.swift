@@ -138,15 +138,28 @@ extension Kernels {
         return UnsafePointer(scratch.pointer)
     }
 
+    /// The multiply–adds of one sample's convolution: the cost the batch is split by.
+    private static func sampleCost(_ g: ConvGeometry) -> Int { g.outChannels * g.patchSize * g.outPlane }
+
     /// Convolution: `[N, C, H, W] ⊛ [O, C/g, kh, kw] (+ bias [O]) → [N, O, OH, OW]`.
+    ///
+    /// The batch is split over the threads, each unfolding its own samples and running its own
+    /// single-threaded products: no thread waits for another until the end.
     static func convolve(_ input: Tensor, _ weight: Tensor, bias: Tensor?, _ g: ConvGeometry) -> Tensor {
         let output = Tensor(uninitializedShape: [g.batch, g.outChannels, g.outHeight, g.outWidth])
-        let chunk = g.samplesPerChunk
-        let columnsPerChunk = chunk * g.outPlane
-        let columns = TensorStorage(uninitializedCount: g.patchSize * columnsPerChunk)
-        let product = chunk > 1 ? TensorStorage(uninitializedCount: g.outPerGroup * columnsPerChunk) : nil
-        for first in stride(from: 0, to: g.batch, by: chunk) {
-            let samples = min(chunk, g.batch - first)
+        Threads.parallelFor(g.batch, costPerItem: sampleCost(g)) { samples in
+            convolve(input, weight, g, samples: samples, into: output)
+        }
+        if let bias { addChannelBias(output, bias) }
+        return output
+    }
+
+    private static func convolve(_ input: Tensor, _ weight: Tensor, _ g: ConvGeometry, samples range: Range<Int>, into output: Tensor) {
+        let chunk = min(g.samplesPerChunk, range.count)
+        let columns = TensorStorage(uninitializedCount: g.patchSize * chunk * g.outPlane)
+        let product = chunk > 1 ? TensorStorage(uninitializedCount: g.outPerGroup * chunk * g.outPlane) : nil
+        for first in stride(from: range.lowerBound, to: range.upperBound, by: chunk) {
+            let samples = min(chunk, range.upperBound - first)
             let width = samples * g.outPlane
             for group in 0..<g.groups {
                 unfold(input, g, first: first, samples: samples, group: group, into: columns.pointer)
@@ -167,30 +180,30 @@ extension Kernels {
                 }
             }
         }
-        if let bias { addChannelBias(output, bias) }
-        return output
     }
 
     /// The gradient of ``convolve(_:_:bias:_:)`` with respect to its input: `[N, O, OH, OW] → [N, C, H, W]`.
-    /// It is also the forward pass of a transposed convolution.
+    /// It is also the forward pass of a transposed convolution. Split over the batch like the forward pass.
     static func convolveBackwardInput(_ gradOutput: Tensor, _ weight: Tensor, _ g: ConvGeometry) -> Tensor {
-        let gradInput = Tensor(shape: [g.batch, g.inChannels, g.height, g.width],
-                               storage: TensorStorage(count: g.batch * g.inChannels * g.inPlane, repeating: 0))
-        let chunk = g.samplesPerChunk
-        let columnsPerChunk = chunk * g.outPlane
-        let columns = TensorStorage(uninitializedCount: g.patchSize * columnsPerChunk)
-        let gathered = chunk > 1 ? TensorStorage(uninitializedCount: g.outPerGroup * columnsPerChunk) : nil
-        for first in stride(from: 0, to: g.batch, by: chunk) {
-            let samples = min(chunk, g.batch - first)
-            let width = samples * g.outPlane
-            for group in 0..<g.groups {
-                let gradient = gradientMatrix(gradOutput, g, first: first, samples: samples, group: group, scratch: gathered)
-                let weights = weight.pointer + group * g.outPerGroup * g.patchSize
-                sgemm(transposeA: true, transposeB: false, m: g.patchSize, n: width, k: g.outPerGroup,
-                      a: weights, lda: g.patchSize, b: gradient, ldb: width, c: columns.pointer, ldc: width)
-                for s in 0..<samples {
-                    let target = gradInput.pointer + ((first + s) * g.inChannels + group * g.inPerGroup) * g.inPlane
-                    col2im(columns.pointer + s * g.outPlane, g, rowStride: width, into: target)
+        let gradInput = Tensor(uninitializedShape: [g.batch, g.inChannels, g.height, g.width])
+        Threads.parallelFor(g.batch, costPerItem: sampleCost(g)) { range in
+            let sampleSize = g.inChannels * g.inPlane
+            (gradInput.pointer + range.lowerBound * sampleSize).update(repeating: 0, count: range.count * sampleSize)
+            let chunk = min(g.samplesPerChunk, range.count)
+            let columns = TensorStorage(uninitializedCount: g.patchSize * chunk * g.outPlane)
+            let gathered = chunk > 1 ? TensorStorage(uninitializedCount: g.outPerGroup * chunk * g.outPlane) : nil
+            for first in stride(from: range.lowerBound, to: range.upperBound, by: chunk) {
+                let samples = min(chunk, range.upperBound - first)
+                let width = samples * g.outPlane
+                for group in 0..<g.groups {
+                    let gradient = gradientMatrix(gradOutput, g, first: first, samples: samples, group: group, scratch: gathered)
+                    let weights = weight.pointer + group * g.outPerGroup * g.patchSize
+                    sgemm(transposeA: true, transposeB: false, m: g.patchSize, n: width, k: g.outPerGroup,
+                          a: weights, lda: g.patchSize, b: gradient, ldb: width, c: columns.pointer, ldc: width)
+                    for s in 0..<samples {
+                        let target = gradInput.pointer + ((first + s) * g.inChannels + group * g.inPerGroup) * g.inPlane
+                        col2im(columns.pointer + s * g.outPlane, g, rowStride: width, into: target)
+                    }
                 }
             }
         }
@@ -198,25 +211,34 @@ extension Kernels {
     }
 
     /// The gradient of ``convolve(_:_:bias:_:)`` with respect to its weight: `[O, C/g, kh, kw]`.
+    /// Each thread sums its samples' contributions; the partial sums are added in a fixed order.
     static func convolveBackwardWeight(_ input: Tensor, _ gradOutput: Tensor, _ g: ConvGeometry) -> Tensor {
-        let gradWeight = Tensor(shape: [g.outChannels, g.inPerGroup, g.kernelHeight, g.kernelWidth],
-                                storage: TensorStorage(count: g.outChannels * g.patchSize, repeating: 0))
-        let chunk = g.samplesPerChunk
-        let columnsPerChunk = chunk * g.outPlane
-        let columns = TensorStorage(uninitializedCount: g.patchSize * columnsPerChunk)
-        let gathered = chunk > 1 ? TensorStorage(uninitializedCount: g.outPerGroup * columnsPerChunk) : nil
-        for first in stride(from: 0, to: g.batch, by: chunk) {
-            let samples = min(chunk, g.batch - first)
-            let width = samples * g.outPlane
-            for group in 0..<g.groups {
-                unfold(input, g, first: first, samples: samples, group: group, into: columns.pointer)
-                let gradient = gradientMatrix(gradOutput, g, first: first, samples: samples, group: group, scratch: gathered)
-                sgemm(transposeA: false, transposeB: true, m: g.outPerGroup, n: g.patchSize, k: width,
-                      a: gradient, lda: width, b: columns.pointer, ldb: width,
-                      beta: 1, c: gradWeight.pointer + group * g.outPerGroup * g.patchSize, ldc: g.patchSize)
+        let partials = Threads.parallelMap(g.batch, costPerItem: sampleCost(g)) { range -> TensorStorage in
+            let gradWeight = TensorStorage(count: g.outChannels * g.patchSize, repeating: 0)
+            let chunk = min(g.samplesPerChunk, range.count)
+            let columns = TensorStorage(uninitializedCount: g.patchSize * chunk * g.outPlane)
+            let gathered = chunk > 1 ? TensorStorage(uninitializedCount: g.outPerGroup * chunk * g.outPlane) : nil
+            for first in stride(from: range.lowerBound, to: range.upperBound, by: chunk) {
+                let samples = min(chunk, range.upperBound - first)
+                let width = samples * g.outPlane
+                for group in 0..<g.groups {
+                    unfold(input, g, first: first, samples: samples, group: group, into: columns.pointer)
+                    let gradient = gradientMatrix(gradOutput, g, first: first, samples: samples, group: group, scratch: gathered)
+                    sgemm(transposeA: false, transposeB: true, m: g.outPerGroup, n: g.patchSize, k: width,
+                          a: gradient, lda: width, b: columns.pointer, ldb: width,
+                          beta: 1, c: gradWeight.pointer + group * g.outPerGroup * g.patchSize, ldc: g.patchSize)
+                }
             }
+            return gradWeight
         }
-        return gradWeight
+        let count = g.outChannels * g.patchSize
+        guard let total = partials.first else {
+            return Tensor(shape: [g.outChannels, g.inPerGroup, g.kernelHeight, g.kernelWidth], storage: TensorStorage(count: count, repeating: 0))
+        }
+        for partial in partials.dropFirst() {
+            for i in 0..<count { total.pointer[i] += partial.pointer[i] }
+        }
+        return Tensor(shape: [g.outChannels, g.inPerGroup, g.kernelHeight, g.kernelWidth], storage: total)
     }
 
     /// Adds `bias[c]` to every element of channel `c` of `[N, C, …]` in place.

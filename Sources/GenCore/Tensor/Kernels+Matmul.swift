@@ -2,7 +2,10 @@ import CBLAS
 
 extension Kernels {
     /// One single-precision GEMM through OpenBLAS: `C = alpha·op(A)·op(B) + beta·C`, row-major.
-    @inline(__always)
+    ///
+    /// A product large enough to pay for it is split over the threads: by rows of C when it has
+    /// enough of them, else by columns; each thread runs single-threaded OpenBLAS on its block.
+    /// Inside a parallel region (a convolution split over samples) it runs whole on the caller.
     static func sgemm(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
         alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
@@ -10,9 +13,41 @@ extension Kernels {
     ) {
         if m == 0 || n == 0 { return }
         if k == 0 {
-            if beta == 0 { for row in 0..<m { (c + row * ldc).update(repeating: 0, count: n) } }
+            for row in 0..<m {
+                if beta == 0 { (c + row * ldc).update(repeating: 0, count: n) } else { for j in 0..<n { c[row * ldc + j] *= beta } }
+            }
             return
         }
+        _ = Threads.singleThreadedBLAS
+        // Blocks narrower than OpenBLAS's register tiles (16 × 4 for AVX-512 sgemm) waste them.
+        let byRows = m >= 32 * Threads.count || m >= n
+        let parts = byRows ? m / 16 : n / 16
+        let threads = Threads.threads(for: max(parts, 1), costPerItem: 16 * (byRows ? n : m) * k / 8)
+        if threads == 1 {
+            blockSgemm(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+            return
+        }
+        Threads.parallelFor(parts, costPerItem: 1 << 20) { blocks in
+            let first = blocks.lowerBound * 16
+            let last = blocks.upperBound == parts ? (byRows ? m : n) : blocks.upperBound * 16
+            if byRows {
+                // rows of op(A): A's rows, or A's columns when transposed
+                blockSgemm(transposeA, transposeB, last - first, n, k, alpha, a + (transposeA ? first : first * lda), lda,
+                           b, ldb, beta, c + first * ldc, ldc)
+            } else {
+                // columns of op(B): B's columns, or B's rows when transposed
+                blockSgemm(transposeA, transposeB, m, last - first, k, alpha, a, lda,
+                           b + (transposeB ? first * ldb : first), ldb, beta, c + first, ldc)
+            }
+        }
+    }
+
+    @inline(__always)
+    private static func blockSgemm(
+        _ transposeA: Bool, _ transposeB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+        _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+        _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int
+    ) {
         cblas_sgemm(
             CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
             Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
@@ -44,18 +79,21 @@ extension Kernels {
         }
         let stridesA = Shape.broadcastStrides(batchA, to: batch), stridesB = Shape.broadcastStrides(batchB, to: batch)
         let shape = batch
-        for index in 0..<batchCount {
-            var rest = index, oa = 0, ob = 0
-            for axis in stride(from: shape.count - 1, through: 0, by: -1) {
-                let i = rest % shape[axis]
-                rest /= shape[axis]
-                oa += i * stridesA[axis]
-                ob += i * stridesB[axis]
+        // one product per thread at a time, each single-threaded
+        Threads.parallelFor(batchCount, costPerItem: max(1, m * n * k / 8)) { indices in
+            for index in indices {
+                var rest = index, oa = 0, ob = 0
+                for axis in stride(from: shape.count - 1, through: 0, by: -1) {
+                    let i = rest % shape[axis]
+                    rest /= shape[axis]
+                    oa += i * stridesA[axis]
+                    ob += i * stridesB[axis]
+                }
+                sgemm(
+                    transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+                    a: a.pointer + oa * ra * ca, lda: ca, b: b.pointer + ob * rb * cb, ldb: cb,
+                    c: result.pointer + index * m * n, ldc: n)
             }
-            sgemm(
-                transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
-                a: a.pointer + oa * ra * ca, lda: ca, b: b.pointer + ob * rb * cb, ldb: cb,
-                c: result.pointer + index * m * n, ldc: n)
         }
         return result
     }

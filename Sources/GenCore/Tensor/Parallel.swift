@@ -2,18 +2,47 @@ import CBLAS
 import Dispatch
 import Foundation
 
-/// How many threads GenCore's kernels and OpenBLAS use.
+/// How many threads GenCore's kernels use.
+///
+/// All parallelism is GenCore's own: OpenBLAS runs single-threaded inside the kernels' threads
+/// (``Kernels/sgemm(transposeA:transposeB:m:n:k:alpha:a:lda:b:ldb:beta:c:ldc:)`` splits a large
+/// product over them). OpenBLAS's own workers would spin with `sched_yield` between products
+/// and take the cores from the element-wise kernels running meanwhile: a quarter of a UNet
+/// training step went to that on two cores.
 public enum Threads {
     nonisolated(unsafe) private static var _count = ProcessInfo.processInfo.activeProcessorCount
 
     /// The number of threads the kernels split work over (default: the number of cores).
     public static var count: Int { _count }
 
-    /// Sets the thread count for GenCore's kernels and for OpenBLAS.
+    /// Sets the thread count for GenCore's kernels.
     public static func set(_ count: Int) {
         require(count >= 1, "Threads.set: thread count must be at least 1, got \(count)")
         _count = count
-        openblas_set_num_threads(Int32(count))
+    }
+
+    /// OpenBLAS single-threaded, once, before the first product.
+    static let singleThreadedBLAS: Void = { openblas_set_num_threads(1) }()
+
+    /// Marks the threads running a parallel region, so that a kernel called from inside one
+    /// (an im2col inside a convolution already split over samples) runs serially there.
+    private static let insideKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
+    /// Whether the calling thread is already one of a parallel region's threads.
+    static var isInsideParallelRegion: Bool { pthread_getspecific(insideKey) != nil }
+
+    /// How many threads a loop of `count` items costing `costPerItem` elementary operations
+    /// each should use: 1 when the work is too small to pay for the threads or when already
+    /// inside a parallel region.
+    @inline(__always)
+    static func threads(for count: Int, costPerItem: Int) -> Int {
+        let threads = min(_count, count)
+        if threads <= 1 || count * costPerItem < 32_768 || isInsideParallelRegion { return 1 }
+        return threads
     }
 
     /// Runs `body` over `0..<count` split into contiguous chunks, one per thread, when the work
@@ -25,18 +54,47 @@ public enum Threads {
     static func parallelFor(
         _ count: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> Void
     ) {
-        let threads = min(_count, count)
-        if threads <= 1 || count * costPerItem < 32_768 {
+        let threads = threads(for: count, costPerItem: costPerItem)
+        if threads == 1 {
             if count > 0 { body(0..<count) }
             return
         }
         let chunk = (count + threads - 1) / threads
+        run(threads) { t in
+            let start = t * chunk, end = min(start + chunk, count)
+            if start < end { body(start..<end) }
+        }
+    }
+
+    /// Runs `body` on each chunk of `0..<count` as ``parallelFor(_:costPerItem:_:)`` splits it
+    /// and returns the chunks' results in order (for reductions whose partial results are then
+    /// combined in a fixed order, so the sum does not depend on timing).
+    static func parallelMap<Result>(
+        _ count: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> Result
+    ) -> [Result] {
+        let threads = threads(for: count, costPerItem: costPerItem)
+        if threads == 1 { return count > 0 ? [body(0..<count)] : [] }
+        let chunk = (count + threads - 1) / threads
+        let pieces = (count + chunk - 1) / chunk
+        let results = UnsafeMutableBufferPointer<Result?>.allocate(capacity: pieces)
+        results.initialize(repeating: nil)
+        defer { results.deallocate() }
+        let slots = UncheckedSendable(results)
+        run(pieces) { t in
+            slots.value[t] = body(t * chunk..<min((t + 1) * chunk, count))
+        }
+        return results.map { $0! }
+    }
+
+    /// Runs `body(0)`, …, `body(tasks − 1)` concurrently, each marked as inside a parallel region.
+    private static func run(_ tasks: Int, _ body: (Int) -> Void) {
         withoutActuallyEscaping(body) { body in
             let work = UncheckedSendable(body)
-            DispatchQueue.concurrentPerform(iterations: threads) { t in
-                let start = t * chunk
-                let end = min(start + chunk, count)
-                if start < end { work.value(start..<end) }
+            DispatchQueue.concurrentPerform(iterations: tasks) { t in
+                let outer = pthread_getspecific(insideKey)
+                pthread_setspecific(insideKey, UnsafeRawPointer(bitPattern: 1))
+                work.value(t)
+                pthread_setspecific(insideKey, outer)
             }
         }
     }
