@@ -16,6 +16,19 @@ struct ModelResult: Codable {
     var peak_rss_mb: Double
 }
 
+/// One sampling run's line.
+struct SamplingResult: Codable {
+    var bench: String
+    var sampler: String
+    var steps: Int
+    var images: Int
+    var network_evaluations: Int
+    var seconds: Double
+    var seconds_per_step: Double
+    var threads: Int
+    var peak_rss_mb: Double
+}
+
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Time the four benchmark models (or single operations); prints one JSON line per measurement.",
@@ -27,6 +40,9 @@ struct Bench: ParsableCommand {
 
     @Flag(help: "Time single operations (matmul 512×512, a 64-channel 3×3 conv on 64×28×28), forward and backward.")
     var ops = false
+
+    @Flag(help: "Time sampling 64 images with ddpm-unet-small: 1,000 ancestral (DDPM) steps and 50 DDIM steps.")
+    var sample = false
 
     @Option(help: "Only this model (ddpm-unet-small, vae-mlp, realnvp-small, wgan-sn-dcgan); repeatable.")
     var only: [String] = []
@@ -44,6 +60,7 @@ struct Bench: ParsableCommand {
     var reps: Int = 20
 
     func validate() throws {
+        guard !(ops && sample) else { throw ValidationError("--ops and --sample are separate runs; give one") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard reps >= 1 else { throw ValidationError("--reps must be at least 1") }
         guard warmup >= 0 else { throw ValidationError("--warmup must not be negative") }
@@ -58,6 +75,12 @@ struct Bench: ParsableCommand {
         encoder.outputFormatting = [.sortedKeys]
         if ops {
             for result in OpBenchmarks.run(repetitions: reps) {
+                print(String(decoding: try encoder.encode(result), as: UTF8.self))
+            }
+            return
+        }
+        if sample {
+            for result in ModelBenchmarks.sampling() {
                 print(String(decoding: try encoder.encode(result), as: UTF8.self))
             }
             return

@@ -19,6 +19,26 @@ enum ModelBenchmarks {
 
     static let names = ["ddpm-unet-small", "vae-mlp", "realnvp-small", "wgan-sn-dcgan"]
 
+    /// 64 images from the `ddpm-unet-small` network (random weights: only the time matters),
+    /// by 1,000 ancestral steps and by 50 DDIM steps, each timed once whole.
+    static func sampling() -> [SamplingResult] {
+        let ddpm = DDPM(DDPMConfiguration(unet: .small))
+        ddpm.network.eval()
+        func time<S: Sampler>(_ name: String, _ sampler: S, steps: Int) -> SamplingResult {
+            let progress = ProgressReporter(total: steps, label: "\(name) step", lineEvery: max(1, steps / 10))
+            let before = ddpm.denoiser.evaluations
+            let start = Date()
+            _ = ddpm.sample(count: 64, sampler: sampler, generator: RandomGenerator(seed: 0, stream: .sampling)) { progress.update(step: $0.step) }
+            let seconds = Date().timeIntervalSince(start)
+            progress.finishLine()
+            return SamplingResult(bench: "ddpm-unet-small-sample", sampler: name, steps: steps, images: 64,
+                                  network_evaluations: ddpm.denoiser.evaluations - before, seconds: seconds,
+                                  seconds_per_step: seconds / Double(steps), threads: Threads.count,
+                                  peak_rss_mb: Double(ResourceUsage.peakResidentBytes) / 1_048_576)
+        }
+        return [time("ddpm", DDPMSampler(steps: 1000), steps: 1000), time("ddim", DDIMSampler(steps: 50), steps: 50)]
+    }
+
     static func make(_ name: String) -> Case {
         let random = RandomGenerator(seed: 0, stream: .noise)
         switch name {
