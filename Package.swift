@@ -31,7 +31,10 @@ let package = Package(
             name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
 
-        .target(name: "GenCore", dependencies: ["CBLAS", "CHDF5", "CPNG", "CZlib"]),
+        // glibc's mallopt, which Swift's Glibc module leaves out.
+        .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
+
+        .target(name: "GenCore", dependencies: ["CBLAS", "CHDF5", "CPNG", "CZlib", "CMalloc"]),
         .target(name: "Diffusion", dependencies: ["GenCore"]),
         .target(name: "VAE", dependencies: ["GenCore"]),
         .target(name: "Flows", dependencies: ["GenCore"]),
