@@ -24,9 +24,11 @@ struct ConvGeometry: Equatable {
     var inPlane: Int { height * width }
 
     /// How many samples to unfold at once so that one GEMM has enough columns to run well.
+    /// One sample when its plane alone is wide enough (28×28): the product then lands in the
+    /// output directly, with no copy out of a side-by-side matrix.
     var samplesPerChunk: Int {
         let columns = max(outPlane, 1)
-        let byWidth = max(1, 2048 / columns)
+        let byWidth = max(1, 1024 / columns)
         let byMemory = max(1, (8 << 20) / max(1, patchSize * columns * 4))
         return min(batch, byWidth, byMemory)
     }
