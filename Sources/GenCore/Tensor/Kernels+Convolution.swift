@@ -23,6 +23,18 @@ struct ConvGeometry: Equatable {
     var outPlane: Int { outHeight * outWidth }
     var inPlane: Int { height * width }
 
+    /// The output columns `first..<last` whose input column `ow·strideW + shift` lies inside
+    /// the image (`shift` = the kernel column's offset minus the padding).
+    @inline(__always)
+    func validColumns(shift: Int) -> (first: Int, last: Int) {
+        // ceil(−shift / stride) and floor((width − 1 − shift) / stride) + 1, for either sign
+        let first = shift >= 0 ? 0 : (-shift + strideW - 1) / strideW
+        let span = width - 1 - shift
+        let last = span < 0 ? 0 : span / strideW + 1
+        let clampedFirst = min(first, outWidth)
+        return (clampedFirst, max(clampedFirst, min(last, outWidth)))
+    }
+
     /// How many samples to unfold at once so that one GEMM has enough columns to run well.
     /// One sample when its plane alone is wide enough (28×28): the product then lands in the
     /// output directly, with no copy out of a side-by-side matrix.
@@ -63,10 +75,12 @@ extension Kernels {
                         if last > first { (out + first).update(from: line + first + shift, count: last - first) }
                         if last < g.outWidth { (out + max(last, 0)).update(repeating: 0, count: g.outWidth - max(last, 0)) }
                     } else {
-                        for ow in 0..<g.outWidth {
-                            let iw = ow * g.strideW + shift
-                            out[ow] = iw >= 0 && iw < g.width ? line[iw] : 0
-                        }
+                        // Valid ow: 0 ≤ ow·stride + shift < width; no test per element.
+                        let (first, last) = g.validColumns(shift: shift)
+                        for ow in 0..<first { out[ow] = 0 }
+                        let source = line + shift, step = g.strideW
+                        for ow in first..<last { out[ow] = source[ow * step] }
+                        for ow in last..<g.outWidth { out[ow] = 0 }
                     }
                 }
             }
@@ -100,10 +114,9 @@ extension Kernels {
                                     for ow in first..<last { target[ow] += src[ow] }
                                 }
                             } else {
-                                for ow in 0..<g.outWidth {
-                                    let iw = ow * g.strideW + shift
-                                    if iw >= 0 && iw < g.width { line[iw] += src[ow] }
-                                }
+                                let (first, last) = g.validColumns(shift: shift)
+                                let target = line + shift, step = g.strideW
+                                for ow in first..<last { target[ow * step] += src[ow] }
                             }
                         }
                     }

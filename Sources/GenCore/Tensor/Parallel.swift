@@ -41,7 +41,7 @@ public enum Threads {
     @inline(__always)
     static func threads(for count: Int, costPerItem: Int) -> Int {
         let threads = min(_count, count)
-        if threads <= 1 || count * costPerItem < 32_768 || isInsideParallelRegion { return 1 }
+        if threads <= 1 || count * costPerItem < 131_072 || isInsideParallelRegion { return 1 }
         return threads
     }
 

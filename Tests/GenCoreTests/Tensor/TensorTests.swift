@@ -128,6 +128,60 @@ struct TensorTests {
         }
     }
 
+    /// Products large enough to be split over the threads, by rows of the result (200 × 150)
+    /// and by columns (20 × 500), with sizes that are no multiple of the 16-row blocks.
+    @Test(arguments: [(200, 70, 150), (20, 200, 500)], [(false, false), (true, false), (false, true), (true, true)])
+    func splitMatmulMatchesNaive(_ size: (Int, Int, Int), _ transposes: (Bool, Bool)) {
+        let (m, k, n) = size, (transposeA, transposeB) = transposes
+        let a = randn(transposeA ? [k, m] : [m, k]), b = randn(transposeB ? [n, k] : [k, n], seed: 2)
+        let c = a.matmul(b, transposeA: transposeA, transposeB: transposeB)
+        let pa = a.scalars, pb = b.scalars, pc = c.scalars
+        var worst: Float = 0
+        for i in 0..<m {
+            for j in 0..<n {
+                var total: Float = 0
+                for l in 0..<k { total += (transposeA ? pa[l * m + i] : pa[i * k + l]) * (transposeB ? pb[j * k + l] : pb[l * n + j]) }
+                worst = max(worst, abs(pc[i * n + j] - total))
+            }
+        }
+        #expect(worst < 1e-3, "\(size) \(transposes): worst error \(worst)")
+    }
+
+    /// The gradients of a convolution split over the threads (three samples, uneven halves;
+    /// stride 2, padding) against their direct sums.
+    @Test func splitConvolutionGradientsMatchDirect() {
+        let x = randn([3, 8, 15, 13]), w = randn([16, 8, 3, 3], seed: 2)
+        let y = x.conv2d(weight: w, stride: (2, 2), padding: (1, 1))
+        let cotangent = randn(y.shape, seed: 3)
+        let (_, gradients) = vectorJacobianProduct(at: [x, w], { $0[0].conv2d(weight: $0[1], stride: (2, 2), padding: (1, 1)) }) { _ in cotangent }
+        let (oh, ow) = (y.shape[2], y.shape[3])
+        var gradInput = [Float](repeating: 0, count: x.count), gradWeight = [Float](repeating: 0, count: w.count)
+        let xs = x.scalars, ws = w.scalars, gs = cotangent.scalars
+        for n in 0..<3 {
+            for o in 0..<16 {
+                for i in 0..<oh {
+                    for j in 0..<ow {
+                        let g = gs[((n * 16 + o) * oh + i) * ow + j]
+                        for c in 0..<8 {
+                            for ki in 0..<3 {
+                                for kj in 0..<3 {
+                                    let h = 2 * i - 1 + ki, v = 2 * j - 1 + kj
+                                    guard h >= 0 && h < 15 && v >= 0 && v < 13 else { continue }
+                                    let xi = ((n * 8 + c) * 15 + h) * 13 + v, wi = ((o * 8 + c) * 3 + ki) * 3 + kj
+                                    gradInput[xi] += g * ws[wi]
+                                    gradWeight[wi] += g * xs[xi]
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let inputError = zip(gradients[0].scalars, gradInput).map { abs($0 - $1) }.max()!
+        let weightError = zip(gradients[1].scalars, gradWeight).map { abs($0 - $1) }.max()!
+        #expect(inputError < 1e-3 && weightError < 1e-3, "input \(inputError), weight \(weightError)")
+    }
+
     /// Convolutions against a direct nested-loop definition, over odd geometries.
     @Test(arguments: [
         ConvCase(batch: 1, inChannels: 3, outChannels: 4, height: 7, width: 5, kernel: (3, 3), stride: (1, 1), padding: (1, 1), dilation: (1, 1), groups: 1),
