@@ -162,8 +162,12 @@ extension Kernels {
     /// single-threaded products: no thread waits for another until the end.
     static func convolve(_ input: Tensor, _ weight: Tensor, bias: Tensor?, _ g: ConvGeometry) -> Tensor {
         let output = Tensor(uninitializedShape: [g.batch, g.outChannels, g.outHeight, g.outWidth])
-        Threads.parallelFor(g.batch, costPerItem: sampleCost(g)) { samples in
-            convolve(input, weight, g, samples: samples, into: output)
+        if usesShiftedProducts(g) {
+            shiftedConvolve(input, weight, g, into: output)
+        } else {
+            Threads.parallelFor(g.batch, costPerItem: sampleCost(g)) { samples in
+                convolve(input, weight, g, samples: samples, into: output)
+            }
         }
         if let bias { addChannelBias(output, bias) }
         return output
@@ -201,6 +205,10 @@ extension Kernels {
     /// It is also the forward pass of a transposed convolution. Split over the batch like the forward pass.
     static func convolveBackwardInput(_ gradOutput: Tensor, _ weight: Tensor, _ g: ConvGeometry) -> Tensor {
         let gradInput = Tensor(uninitializedShape: [g.batch, g.inChannels, g.height, g.width])
+        if usesShiftedProducts(g) {
+            shiftedConvolveBackwardInput(gradOutput, weight, g, into: gradInput)
+            return gradInput
+        }
         Threads.parallelFor(g.batch, costPerItem: sampleCost(g)) { range in
             let sampleSize = g.inChannels * g.inPlane
             (gradInput.pointer + range.lowerBound * sampleSize).update(repeating: 0, count: range.count * sampleSize)
@@ -228,6 +236,7 @@ extension Kernels {
     /// The gradient of ``convolve(_:_:bias:_:)`` with respect to its weight: `[O, C/g, kh, kw]`.
     /// Each thread sums its samples' contributions; the partial sums are added in a fixed order.
     static func convolveBackwardWeight(_ input: Tensor, _ gradOutput: Tensor, _ g: ConvGeometry) -> Tensor {
+        if usesShiftedProducts(g) { return shiftedConvolveBackwardWeight(input, gradOutput, g) }
         let partials = Threads.parallelMap(g.batch, costPerItem: sampleCost(g)) { range -> TensorStorage in
             let gradWeight = TensorStorage(count: g.outChannels * g.patchSize, repeating: 0)
             let chunk = min(g.samplesPerChunk, range.count)

@@ -147,29 +147,43 @@ struct TensorTests {
         #expect(worst < 1e-3, "\(size) \(transposes): worst error \(worst)")
     }
 
-    /// The gradients of a convolution split over the threads (three samples, uneven halves;
-    /// stride 2, padding) against their direct sums.
-    @Test func splitConvolutionGradientsMatchDirect() {
-        let x = randn([3, 8, 15, 13]), w = randn([16, 8, 3, 3], seed: 2)
-        let y = x.conv2d(weight: w, stride: (2, 2), padding: (1, 1))
+    /// Forward pass and both gradients of convolutions against their direct sums, at sizes
+    /// that split over the threads (three samples, uneven halves): im2col with stride 2, and
+    /// the shifted products of stride 1 (odd planes; 3×3, 3×2 dilated, 5×5, no padding).
+    @Test(arguments: [
+        ConvCase(batch: 3, inChannels: 8, outChannels: 16, height: 15, width: 13, kernel: (3, 3), stride: (2, 2), padding: (1, 1), dilation: (1, 1), groups: 1),
+        ConvCase(batch: 3, inChannels: 5, outChannels: 7, height: 17, width: 19, kernel: (3, 3), stride: (1, 1), padding: (1, 1), dilation: (1, 1), groups: 1),
+        ConvCase(batch: 3, inChannels: 4, outChannels: 6, height: 18, width: 17, kernel: (3, 2), stride: (1, 1), padding: (2, 0), dilation: (2, 2), groups: 1),
+        ConvCase(batch: 2, inChannels: 3, outChannels: 5, height: 20, width: 21, kernel: (5, 5), stride: (1, 1), padding: (2, 2), dilation: (1, 1), groups: 1),
+        ConvCase(batch: 3, inChannels: 6, outChannels: 4, height: 19, width: 18, kernel: (3, 3), stride: (1, 1), padding: (0, 0), dilation: (1, 1), groups: 1),
+    ])
+    func convolutionGradientsMatchDirect(_ c: ConvCase) {
+        let x = randn([c.batch, c.inChannels, c.height, c.width]), w = randn([c.outChannels, c.inChannels, c.kernel.0, c.kernel.1], seed: 2)
+        func convolve(_ inputs: [Tensor]) -> Tensor {
+            inputs[0].conv2d(weight: inputs[1], stride: c.stride, padding: c.padding, dilation: c.dilation)
+        }
+        let y = convolve([x, w])
         let cotangent = randn(y.shape, seed: 3)
-        let (_, gradients) = vectorJacobianProduct(at: [x, w], { $0[0].conv2d(weight: $0[1], stride: (2, 2), padding: (1, 1)) }) { _ in cotangent }
+        let (_, gradients) = vectorJacobianProduct(at: [x, w], convolve) { _ in cotangent }
         let (oh, ow) = (y.shape[2], y.shape[3])
+        var output = [Float](repeating: 0, count: y.count)
         var gradInput = [Float](repeating: 0, count: x.count), gradWeight = [Float](repeating: 0, count: w.count)
         let xs = x.scalars, ws = w.scalars, gs = cotangent.scalars
-        for n in 0..<3 {
-            for o in 0..<16 {
+        for n in 0..<c.batch {
+            for o in 0..<c.outChannels {
                 for i in 0..<oh {
                     for j in 0..<ow {
-                        let g = gs[((n * 16 + o) * oh + i) * ow + j]
-                        for c in 0..<8 {
-                            for ki in 0..<3 {
-                                for kj in 0..<3 {
-                                    let h = 2 * i - 1 + ki, v = 2 * j - 1 + kj
-                                    guard h >= 0 && h < 15 && v >= 0 && v < 13 else { continue }
-                                    let xi = ((n * 8 + c) * 15 + h) * 13 + v, wi = ((o * 8 + c) * 3 + ki) * 3 + kj
-                                    gradInput[xi] += g * ws[wi]
-                                    gradWeight[wi] += g * xs[xi]
+                        let yi = ((n * c.outChannels + o) * oh + i) * ow + j
+                        for ci in 0..<c.inChannels {
+                            for ki in 0..<c.kernel.0 {
+                                for kj in 0..<c.kernel.1 {
+                                    let h = i * c.stride.0 - c.padding.0 + ki * c.dilation.0, v = j * c.stride.1 - c.padding.1 + kj * c.dilation.1
+                                    guard h >= 0 && h < c.height && v >= 0 && v < c.width else { continue }
+                                    let xi = ((n * c.inChannels + ci) * c.height + h) * c.width + v
+                                    let wi = ((o * c.inChannels + ci) * c.kernel.0 + ki) * c.kernel.1 + kj
+                                    output[yi] += xs[xi] * ws[wi]
+                                    gradInput[xi] += gs[yi] * ws[wi]
+                                    gradWeight[wi] += gs[yi] * xs[xi]
                                 }
                             }
                         }
@@ -177,9 +191,22 @@ struct TensorTests {
                 }
             }
         }
-        let inputError = zip(gradients[0].scalars, gradInput).map { abs($0 - $1) }.max()!
-        let weightError = zip(gradients[1].scalars, gradWeight).map { abs($0 - $1) }.max()!
-        #expect(inputError < 1e-3 && weightError < 1e-3, "input \(inputError), weight \(weightError)")
+        func worst(_ a: Tensor, _ b: [Float]) -> Float { zip(a.scalars, b).map { abs($0 - $1) }.max()! }
+        #expect(worst(y, output) < 1e-3, "forward \(worst(y, output))")
+        #expect(worst(gradients[0], gradInput) < 1e-3, "input gradient \(worst(gradients[0], gradInput))")
+        #expect(worst(gradients[1], gradWeight) < 2e-3, "weight gradient \(worst(gradients[1], gradWeight))")
+    }
+
+    /// A stride-1 transposed convolution (the shifted products' adjoint as a forward pass) is
+    /// the adjoint of its convolution: ⟨conv(x), y⟩ = ⟨x, convᵀ(y)⟩.
+    @Test func stride1ConvTransposeIsAdjointOfConv() {
+        let w = randn([6, 4, 3, 3], seed: 2), x = randn([3, 4, 18, 17])
+        let y = x.conv2d(weight: w, padding: (1, 1))
+        let z = randn(y.shape, seed: 3)
+        let back = z.convTranspose2d(weight: w, padding: (1, 1))
+        #expect(back.shape == x.shape)
+        let left = (y * z).sum().item, right = (x * back).sum().item
+        #expect(abs(left - right) < 1e-3 * max(1, abs(left)))
     }
 
     /// Convolutions against a direct nested-loop definition, over odd geometries.
