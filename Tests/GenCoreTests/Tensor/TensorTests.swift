@@ -147,15 +147,19 @@ struct TensorTests {
         #expect(worst < 1e-3, "\(size) \(transposes): worst error \(worst)")
     }
 
-    /// Forward pass and both gradients of convolutions against their direct sums, at sizes
-    /// that split over the threads (three samples, uneven halves): im2col with stride 2, and
-    /// the shifted products of stride 1 (odd planes; 3×3, 3×2 dilated, 5×5, no padding).
+    /// Forward pass and both gradients of convolutions against their direct sums, mostly at
+    /// sizes that split over the threads (three samples, uneven halves): im2col with stride 2,
+    /// and the shifted products of stride 1 (odd planes; 3×3, 3×2 dilated, 5×5, no padding,
+    /// 1×1 read in place and 1×1 padded, one small sample).
     @Test(arguments: [
         ConvCase(batch: 3, inChannels: 8, outChannels: 16, height: 15, width: 13, kernel: (3, 3), stride: (2, 2), padding: (1, 1), dilation: (1, 1), groups: 1),
         ConvCase(batch: 3, inChannels: 5, outChannels: 7, height: 17, width: 19, kernel: (3, 3), stride: (1, 1), padding: (1, 1), dilation: (1, 1), groups: 1),
         ConvCase(batch: 3, inChannels: 4, outChannels: 6, height: 18, width: 17, kernel: (3, 2), stride: (1, 1), padding: (2, 0), dilation: (2, 2), groups: 1),
         ConvCase(batch: 2, inChannels: 3, outChannels: 5, height: 20, width: 21, kernel: (5, 5), stride: (1, 1), padding: (2, 2), dilation: (1, 1), groups: 1),
         ConvCase(batch: 3, inChannels: 6, outChannels: 4, height: 19, width: 18, kernel: (3, 3), stride: (1, 1), padding: (0, 0), dilation: (1, 1), groups: 1),
+        ConvCase(batch: 5, inChannels: 9, outChannels: 11, height: 7, width: 9, kernel: (1, 1), stride: (1, 1), padding: (0, 0), dilation: (1, 1), groups: 1),
+        ConvCase(batch: 3, inChannels: 4, outChannels: 5, height: 6, width: 7, kernel: (1, 1), stride: (1, 1), padding: (1, 2), dilation: (1, 1), groups: 1),
+        ConvCase(batch: 1, inChannels: 3, outChannels: 2, height: 5, width: 4, kernel: (3, 3), stride: (1, 1), padding: (1, 1), dilation: (1, 1), groups: 1),
     ])
     func convolutionGradientsMatchDirect(_ c: ConvCase) {
         let x = randn([c.batch, c.inChannels, c.height, c.width]), w = randn([c.outChannels, c.inChannels, c.kernel.0, c.kernel.1], seed: 2)
