@@ -2,7 +2,7 @@
 # Runs the four benchmark models side by side: gen (gen bench) and its PyTorch twin
 # (../shared/peers/reference_models.py), as ../shared/BENCHMARKS.md says, in one session, and
 # prints a Markdown table: train-step and forward times, gen/PyTorch ratio, GFLOP/s of gen's
-# train step (FLOPs from BENCHMARKS.md), peak resident memory of each whole run.
+# train step (FLOPs from BENCHMARKS.md), peak resident memory of each model's own process.
 #
 #   scripts/bench-vs-pytorch.sh [--threads 2] [--reps 20] [--python ~/venv-torch/bin/python]
 #
@@ -28,27 +28,30 @@ run() {  # name, command…: JSON lines to $out/name.jsonl, peak memory to $out/
   local name=$1; shift
   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/time -v "$@" > "$out/$name.jsonl" 2> "$out/$name.time"
 }
-run pytorch "$python" "$twin" --threads "$threads" --reps "$reps"
-run gen .build/release/gen bench --threads "$threads" --reps "$reps"
-python3 - "$out" "$threads" <<'PY'
-import json, re, sys, datetime, platform, os
-out, threads = sys.argv[1], sys.argv[2]
-def lines(name):
-    return {d["bench"]: d for d in (json.loads(l) for l in open(f"{out}/{name}.jsonl") if l.startswith("{"))}
+# one process per model and side, so each peak resident memory is that model's own
+models="ddpm-unet-small vae-mlp realnvp-small wgan-sn-dcgan"
+for model in $models; do
+  run "pytorch-$model" "$python" "$twin" --threads "$threads" --reps "$reps" --only "$model"
+  run "gen-$model" .build/release/gen bench --threads "$threads" --reps "$reps" --only "$model"
+done
+python3 - "$out" "$threads" $models <<'PY'
+import json, re, sys, datetime, platform
+out, threads, models = sys.argv[1], sys.argv[2], sys.argv[3:]
+def line(name):
+    return next(json.loads(l) for l in open(f"{out}/{name}.jsonl") if l.startswith("{"))
 def peak(name):
     m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", open(f"{out}/{name}.time").read())
     return int(m.group(1)) / 1024 if m else float("nan")
-gen, torch = lines("gen"), lines("pytorch")
+# FLOPs of one train step: BENCHMARKS.md's counts; the MLP VAE's 6 · batch · parameters
 gflop = {"ddpm-unet-small": 53, "realnvp-small": 57, "wgan-sn-dcgan": 11, "vae-mlp": 6 * 128 * 652824 / 1e9}
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
-print(f"{datetime.date.today()}, {cpu}, {threads} threads; gen peak {peak('gen'):.0f} MB, PyTorch peak {peak('pytorch'):.0f} MB (whole runs)\n")
-print("| model | gen train step | PyTorch train step | ratio | gen forward | PyTorch forward | ratio | gen GFLOP/s (train) | gen peak RSS |")
-print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-for name, g in gen.items():
-    t = torch.get(name)
-    if not t:
-        continue
+torch_version = line(f"pytorch-{models[0]}")["framework"]
+print(f"{datetime.date.today()}, {cpu}, {threads} threads, {torch_version}; medians of timed steps after warm-up\n")
+print("| model | gen train step | PyTorch train step | ratio | gen forward | PyTorch forward | ratio | gen GFLOP/s (train) | gen peak RSS | PyTorch peak RSS |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+for name in models:
+    g, t = line(f"gen-{name}"), line(f"pytorch-{name}")
     print(f"| {name} | {g['train_step_s']*1e3:.1f} ms | {t['train_step_s']*1e3:.1f} ms | {g['train_step_s']/t['train_step_s']:.2f} | "
           f"{g['forward_s']*1e3:.2f} ms | {t['forward_s']*1e3:.2f} ms | {g['forward_s']/t['forward_s']:.2f} | "
-          f"{gflop[name]/g['train_step_s']:.0f} | {g['peak_rss_mb']:.0f} MB |")
+          f"{gflop[name]/g['train_step_s']:.0f} | {peak(f'gen-{name}'):.0f} MB | {peak(f'pytorch-{name}'):.0f} MB |")
 PY

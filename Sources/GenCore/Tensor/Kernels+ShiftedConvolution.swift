@@ -1,45 +1,59 @@
 import Foundation
 
-/// Stride-1 convolutions without im2col: one product per kernel tap on a shifted view.
+/// Convolutions without im2col: one product per kernel tap on a shifted view of the input.
 ///
-/// Pad each input plane once into a `[C, Hp·Wp]` matrix (Hp = H + 2·padH, Wp = W + 2·padW).
-/// Output row `oh`, column `ow` then reads input `(oh + i·dh, ow + j·dw)` for tap `(i, j)`, at
-/// flat index `q + shift(i, j)` with `q = oh·Wp + ow` and `shift = i·dh·Wp + j·dw`. So the
-/// output in a "wide" layout `[O, OH·Wp]` (Wp columns per row; the last `Wp − OW` of each row
-/// are junk and dropped) is `Σ_taps W_tap · padded[:, shift_tap ..< shift_tap + OH·Wp]`, with
-/// `W_tap = W[:, :, i, j]` as an `[O, C]` matrix: kh·kw products of depth C, reading the
-/// padded input in place instead of writing it out nine times as im2col does. The backward
-/// passes are the adjoint products on the same views.
+/// Pad each input plane once (Hp = H + 2·padH, Wp = W + 2·padW). With stride 1, output row
+/// `oh`, column `ow` reads padded `(oh + i·dh, ow + j·dw)` for tap `(i, j)`: flat index
+/// `q + shift(i, j)` with `q = oh·Wp + ow`, `shift = i·dh·Wp + j·dw`. So the output in a "wide"
+/// layout `[O, OH·Wp]` (Wp columns per row; the last `Wp − OW` of each row are junk and
+/// dropped) is `Σ_taps W_tap · padded[:, shift_tap ..< shift_tap + OH·Wp]`, `W_tap = W[:, :, i, j]`
+/// as an `[O, C]` matrix: kh·kw products of depth C that read the padded input in place
+/// instead of writing it out kh·kw times as im2col does.
+///
+/// Stride s splits the padded plane into s² phases, phase (ρ, τ) holding the pixels at rows
+/// ≡ ρ and columns ≡ τ (mod s), each `Hq × Wq` (Hq = ⌈Hp/s⌉). Padded pixel (s·oh + R, s·ow + C)
+/// is pixel (oh + R/s, ow + C/s) of phase (R mod s, C mod s), so every tap is again a shift,
+/// within one phase. The backward passes are the adjoint products on the same views.
 extension Kernels {
-    /// Whether the shifted products serve this geometry: stride 1, one group. (Measured on the
-    /// benchmark models they beat im2col at every plane size down to 7×7.)
-    static func usesShiftedProducts(_ g: ConvGeometry) -> Bool {
-        g.strideH == 1 && g.strideW == 1 && g.groups == 1
-    }
+    /// Whether the shifted products serve this geometry: one group. (Measured on the
+    /// benchmark models they beat im2col at every plane size down to 7×7 and at stride 2.)
+    static func usesShiftedProducts(_ g: ConvGeometry) -> Bool { g.groups == 1 }
 
-    /// The padded layout of one sample.
+    /// The phase layout of one sample.
     private struct ShiftedLayout {
         let paddedHeight: Int, paddedWidth: Int
-        /// Floats per channel: the padded plane plus the reach of the last tap past its end.
+        /// The size of one phase: ⌈Hp / strideH⌉ × ⌈Wp / strideW⌉.
+        let phaseHeight: Int, phaseWidth: Int
+        /// Floats per channel of a phase: the phase plus the reach of the last tap past its end.
         let channelStride: Int
-        /// Columns of the wide output: OH rows of Wp.
+        /// Floats per phase: `channels × channelStride`.
+        let phaseSize: Int
+        /// Columns of the wide output: OH rows of Wq.
         let wideColumns: Int
+        /// Each tap's offset into the phased input: its phase's start plus its shift there.
         let taps: [Int]
-        /// No padding and no reach past the plane (a 1×1 kernel): the input is its own padded
-        /// layout and the output its own wide layout, read and written in place.
+        /// Stride 1, no padding, a 1×1 kernel: the input is its own phased layout and the
+        /// output its own wide layout, read and written in place.
         let inPlace: Bool
 
         init(_ g: ConvGeometry) {
-            inPlace = g.padH == 0 && g.padW == 0 && g.kernelWidth == 1 && g.kernelHeight == 1
             paddedHeight = g.height + 2 * g.padH
             paddedWidth = g.width + 2 * g.padW
-            channelStride = paddedHeight * paddedWidth + (g.kernelWidth - 1) * g.dilationW
-            wideColumns = g.outHeight * paddedWidth
+            phaseHeight = (paddedHeight + g.strideH - 1) / g.strideH
+            phaseWidth = (paddedWidth + g.strideW - 1) / g.strideW
+            channelStride = phaseHeight * phaseWidth + (g.kernelWidth - 1) * g.dilationW / g.strideW
+            phaseSize = g.inChannels * channelStride
+            wideColumns = g.outHeight * phaseWidth
             var taps: [Int] = []
             for i in 0..<g.kernelHeight {
-                for j in 0..<g.kernelWidth { taps.append(i * g.dilationH * paddedWidth + j * g.dilationW) }
+                for j in 0..<g.kernelWidth {
+                    let row = i * g.dilationH, column = j * g.dilationW
+                    let phase = (row % g.strideH) * g.strideW + column % g.strideW
+                    taps.append(phase * phaseSize + (row / g.strideH) * phaseWidth + column / g.strideW)
+                }
             }
             self.taps = taps
+            inPlace = g.strideH == 1 && g.strideW == 1 && g.padH == 0 && g.padW == 0 && g.kernelWidth == 1 && g.kernelHeight == 1
         }
     }
 
@@ -56,13 +70,46 @@ extension Kernels {
         return result
     }
 
-    /// Copies one sample `[C, H, W]` into the zero-bordered padded layout.
+    /// Copies one sample `[C, H, W]` into the zero-bordered phased layout.
     private static func pad(_ source: UnsafePointer<Float>, _ g: ConvGeometry, _ l: ShiftedLayout, into padded: UnsafeMutablePointer<Float>) {
-        padded.update(repeating: 0, count: g.inChannels * l.channelStride)
+        padded.update(repeating: 0, count: g.strideH * g.strideW * l.phaseSize)
+        forEachPhasedRun(g, l) { line, start, step, target, count in
+            if step == 1 {
+                (padded + target).update(from: source + line + start, count: count)
+            } else {
+                for k in 0..<count { padded[target + k] = source[line + start + k * step] }
+            }
+        }
+    }
+
+    /// The adjoint of ``pad``: the input's pixels out of the phased layout.
+    private static func unpad(_ padded: UnsafePointer<Float>, _ g: ConvGeometry, _ l: ShiftedLayout, into target: UnsafeMutablePointer<Float>) {
+        forEachPhasedRun(g, l) { line, start, step, position, count in
+            if step == 1 {
+                (target + line + start).update(from: padded + position, count: count)
+            } else {
+                for k in 0..<count { target[line + start + k * step] = padded[position + k] }
+            }
+        }
+    }
+
+    /// Walks the input's pixels as runs that are contiguous in the phased layout: for every
+    /// channel, row and column phase, `body(line, first column, column step, position in the
+    /// phased layout, count)`.
+    @inline(__always)
+    private static func forEachPhasedRun(_ g: ConvGeometry, _ l: ShiftedLayout, _ body: (Int, Int, Int, Int, Int) -> Void) {
+        let sW = g.strideW
         for c in 0..<g.inChannels {
             for h in 0..<g.height {
-                (padded + c * l.channelStride + (h + g.padH) * l.paddedWidth + g.padW)
-                    .update(from: source + (c * g.height + h) * g.width, count: g.width)
+                let row = h + g.padH, line = (c * g.height + h) * g.width
+                let rowStart = (row % g.strideH) * sW * l.phaseSize + c * l.channelStride + (row / g.strideH) * l.phaseWidth
+                for columnPhase in 0..<sW {
+                    // the first column w with (w + padW) ≡ columnPhase (mod stride)
+                    let first = ((columnPhase - g.padW) % sW + sW) % sW
+                    guard first < g.width else { continue }
+                    let count = (g.width - first + sW - 1) / sW
+                    body(line, first, sW, rowStart + columnPhase * l.phaseSize + (first + g.padW) / sW, count)
+                }
             }
         }
     }
@@ -72,7 +119,7 @@ extension Kernels {
         wide.update(repeating: 0, count: g.outChannels * l.wideColumns)
         for o in 0..<g.outChannels {
             for oh in 0..<g.outHeight {
-                (wide + o * l.wideColumns + oh * l.paddedWidth).update(from: source + (o * g.outHeight + oh) * g.outWidth, count: g.outWidth)
+                (wide + o * l.wideColumns + oh * l.phaseWidth).update(from: source + (o * g.outHeight + oh) * g.outWidth, count: g.outWidth)
             }
         }
     }
@@ -81,7 +128,7 @@ extension Kernels {
     static func shiftedConvolve(_ input: Tensor, _ weight: Tensor, _ g: ConvGeometry, into output: Tensor) {
         let l = ShiftedLayout(g), taps = tapMatrices(weight, g)
         Threads.parallelFor(g.batch, costPerItem: g.outChannels * g.patchSize * g.outPlane) { samples in
-            let padded = l.inPlace ? nil : TensorStorage(uninitializedCount: g.inChannels * l.channelStride)
+            let padded = l.inPlace ? nil : TensorStorage(uninitializedCount: g.strideH * g.strideW * l.phaseSize)
             let wide = l.inPlace ? nil : TensorStorage(uninitializedCount: g.outChannels * l.wideColumns)
             for n in samples {
                 let sample = input.pointer + n * g.inChannels * g.inPlane
@@ -98,7 +145,7 @@ extension Kernels {
                 // drop the junk columns
                 for o in 0..<g.outChannels {
                     for oh in 0..<g.outHeight {
-                        (target + (o * g.outHeight + oh) * g.outWidth).update(from: wide.pointer + o * l.wideColumns + oh * l.paddedWidth, count: g.outWidth)
+                        (target + (o * g.outHeight + oh) * g.outWidth).update(from: wide.pointer + o * l.wideColumns + oh * l.phaseWidth, count: g.outWidth)
                     }
                 }
             }
@@ -111,12 +158,12 @@ extension Kernels {
         let l = ShiftedLayout(g), taps = tapMatrices(weight, g)
         Threads.parallelFor(g.batch, costPerItem: g.outChannels * g.patchSize * g.outPlane) { samples in
             let wide = l.inPlace ? nil : TensorStorage(uninitializedCount: g.outChannels * l.wideColumns)
-            let padded = l.inPlace ? nil : TensorStorage(uninitializedCount: g.inChannels * l.channelStride)
+            let padded = l.inPlace ? nil : TensorStorage(uninitializedCount: g.strideH * g.strideW * l.phaseSize)
             for n in samples {
                 let gradient = gradOutput.pointer + n * g.outChannels * g.outPlane
                 let target = gradInput.pointer + n * g.inChannels * g.inPlane
                 if let wide { widen(gradient, g, l, into: wide.pointer) }
-                padded?.pointer.update(repeating: 0, count: g.inChannels * l.channelStride)
+                padded?.pointer.update(repeating: 0, count: g.strideH * g.strideW * l.phaseSize)
                 let source = UnsafePointer(wide?.pointer ?? gradient), sums = padded?.pointer ?? target
                 for (index, shift) in l.taps.enumerated() {
                     sgemm(transposeA: true, transposeB: false, m: g.inChannels, n: l.wideColumns, k: g.outChannels,
@@ -124,13 +171,7 @@ extension Kernels {
                           b: source, ldb: l.wideColumns,
                           beta: l.inPlace ? 0 : 1, c: sums + shift, ldc: l.channelStride)
                 }
-                guard let padded else { continue }
-                for c in 0..<g.inChannels {
-                    for h in 0..<g.height {
-                        (target + (c * g.height + h) * g.width)
-                            .update(from: padded.pointer + c * l.channelStride + (h + g.padH) * l.paddedWidth + g.padW, count: g.width)
-                    }
-                }
+                if let padded { unpad(padded.pointer, g, l, into: target) }
             }
         }
     }
@@ -142,7 +183,7 @@ extension Kernels {
         let partials = Threads.parallelMap(g.batch, costPerItem: g.outChannels * g.patchSize * g.outPlane) { samples -> TensorStorage in
             let sums = TensorStorage(count: tapCount * tapSize, repeating: 0)
             let wide = l.inPlace ? nil : TensorStorage(uninitializedCount: g.outChannels * l.wideColumns)
-            let padded = l.inPlace ? nil : TensorStorage(uninitializedCount: g.inChannels * l.channelStride)
+            let padded = l.inPlace ? nil : TensorStorage(uninitializedCount: g.strideH * g.strideW * l.phaseSize)
             for n in samples {
                 let gradient = gradOutput.pointer + n * g.outChannels * g.outPlane
                 let sample = input.pointer + n * g.inChannels * g.inPlane
