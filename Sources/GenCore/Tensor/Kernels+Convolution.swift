@@ -281,13 +281,16 @@ extension Kernels {
     static func sumPerChannel(_ x: Tensor) -> Tensor {
         let channels = x.shape[1], plane = x.shape.dropFirst(2).reduce(1, *)
         let result = Tensor(shape: [channels], storage: TensorStorage(count: channels, repeating: 0))
-        let p = x.pointer, out = result.pointer
-        for n in 0..<x.shape[0] {
-            for c in 0..<channels {
-                let q = p + (n * channels + c) * plane
-                var total: Float = 0
-                for i in 0..<plane { total += q[i] }
-                out[c] += total
+        let p = x.pointer, out = result.pointer, batch = x.shape[0]
+        // channels split over the threads; each channel's samples added in order
+        Threads.parallelFor(channels, costPerItem: batch * plane) { range in
+            for c in range {
+                var total: Double = 0
+                for n in 0..<batch {
+                    let q = p + (n * channels + c) * plane
+                    total += laneSum(plane) { q[$0] }
+                }
+                out[c] = Float(total)
             }
         }
         return result
