@@ -78,7 +78,11 @@ public enum Threads {
         let pieces = (count + chunk - 1) / chunk
         let results = UnsafeMutableBufferPointer<Result?>.allocate(capacity: pieces)
         results.initialize(repeating: nil)
-        defer { results.deallocate() }
+        defer {
+            // release what the slots hold (a bare deallocate would leak every result)
+            _ = results.deinitialize()
+            results.deallocate()
+        }
         let slots = UncheckedSendable(results)
         run(pieces) { t in
             slots.value[t] = body(t * chunk..<min((t + 1) * chunk, count))
