@@ -1,6 +1,7 @@
 """Makes Tests/Fixtures/realnvp_small_parity.safetensors: the PyTorch twin's RealNVPSmall
-(../shared/peers/reference_models.py) with seeded weights (its output convolutions perturbed
-away from PyTorch's default initialization so every scale and shift is non-trivial), renamed to
+(../shared/peers/reference_models.py) with seeded weights (PyTorch's default initialization
+already gives every coupling non-zero scales and shifts; each learned tanh factor is multiplied by
+a draw from U[0.5, 1.5) so none stays at its initial 1), renamed to
 gen's parameter paths, a fixed batch in logit space, and the twin's log p(x) per example.
 
 Needs torch and safetensors. Run from the repository root:
