@@ -72,6 +72,22 @@ extension Kernels {
 
     /// Copies one sample `[C, H, W]` into the zero-bordered phased layout.
     private static func pad(_ source: UnsafePointer<Float>, _ g: ConvGeometry, _ l: ShiftedLayout, into padded: UnsafeMutablePointer<Float>) {
+        if g.strideH == 1 && g.strideW == 1 {
+            // One phase: zero only the border around each row copy, not the whole buffer.
+            let width = l.paddedWidth
+            for c in 0..<g.inChannels {
+                let plane = padded + c * l.channelStride
+                var end = 0  // everything before `end` is written
+                for h in 0..<g.height {
+                    let start = (h + g.padH) * width + g.padW
+                    (plane + end).update(repeating: 0, count: start - end)
+                    (plane + start).update(from: source + (c * g.height + h) * g.width, count: g.width)
+                    end = start + g.width
+                }
+                (plane + end).update(repeating: 0, count: l.channelStride - end)
+            }
+            return
+        }
         padded.update(repeating: 0, count: g.strideH * g.strideW * l.phaseSize)
         forEachPhasedRun(g, l) { line, start, step, target, count in
             if step == 1 {
