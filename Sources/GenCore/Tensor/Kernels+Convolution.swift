@@ -158,8 +158,10 @@ extension Kernels {
 
     /// Convolution: `[N, C, H, W] ⊛ [O, C/g, kh, kw] (+ bias [O]) → [N, O, OH, OW]`.
     ///
-    /// The batch is split over the threads, each unfolding its own samples and running its own
-    /// single-threaded products: no thread waits for another until the end.
+    /// Ungrouped convolutions run as shifted products (`Kernels+ShiftedConvolution.swift`);
+    /// grouped ones unfold (im2col) and multiply here. Either way the batch is split over the
+    /// threads, each with its own single-threaded products: no thread waits for another until
+    /// the end.
     static func convolve(_ input: Tensor, _ weight: Tensor, bias: Tensor?, _ g: ConvGeometry) -> Tensor {
         let output = Tensor(uninitializedShape: [g.batch, g.outChannels, g.outHeight, g.outWidth])
         if usesShiftedProducts(g) {
