@@ -170,6 +170,9 @@ public final class WGAN: AlternatingTrainingTask {
         configuration.loss.generatorLoss(fakeScores: critic(generator(latents(count, generator: random))))
     }
 
+    /// `loss.png` and the progress line follow the critic's Wasserstein estimate.
+    public var progressMetric: String? { "wasserstein" }
+
     public var phases: [TrainingPhase] {
         [
             TrainingPhase(name: "critic", module: pair.critic, updatesPerStep: configuration.criticSteps, usesData: true) { [unowned self] batch, random in

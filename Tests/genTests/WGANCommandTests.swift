@@ -22,6 +22,8 @@ struct WGANCommandTests {
             #expect(metrics[0].contains("\"\(key)\""), "\(key) missing in \(metrics[0])")
         }
         #expect(FileManager.default.fileExists(atPath: "\(run)/samples/step-000003.png"))
+        // progress lines follow the Wasserstein estimate, not only the generator's loss
+        #expect(trained.standardError.contains("step 4/4 loss") && trained.standardError.contains("wasserstein"), "\(trained.standardError)")
         let sampled = try runGen(["sample", scratch.path("grid.png"), "--run", run, "--n", "4"])
         #expect(sampled.status == 0, "\(sampled.standardError)")
         #expect(try PNG.read(URL(fileURLWithPath: scratch.path("grid.png"))).width == 2 * 10 + 2)

@@ -65,6 +65,9 @@ public final class Trainer {
         ema = configuration.emaDecay.map { ExponentialMovingAverage(sampledModule, decay: $0) }
     }
 
+    /// The metrics-log key that `loss.png` plots and the progress line shows.
+    private var progressKey: String { (task as? AlternatingTrainingTask)?.progressMetric ?? "loss" }
+
     /// The module the EMA averages and samples come from.
     private var sampledModule: Module { (task as? AlternatingTrainingTask)?.sampledModule ?? task.model }
 
@@ -134,7 +137,7 @@ public final class Trainer {
                       let record = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
                       let recordStep = record["step"] as? Int, recordStep <= step else { continue }
                 kept.append(String(line))
-                if let loss = record["loss"] as? Double { history.append((recordStep, Float(loss))) }
+                if let value = record[progressKey] as? Double { history.append((recordStep, Float(value))) }
             }
             try AtomicFile.write(Data((kept.map { $0 + "\n" }.joined()).utf8), to: metricsURL)
         }
@@ -182,12 +185,14 @@ public final class Trainer {
                                              "grad_norm": Double(result.gradientNorm), "images_per_s": Double(windowImages) / max(seconds, 1e-9)]
                 for (key, value) in result.metrics { record[key] = value }
                 metrics.write(Data((String(decoding: try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]), as: UTF8.self) + "\n").utf8))
-                history.append((step, loss.item))
+                history.append((step, Float((record[progressKey] as? Double) ?? Double(loss.item))))
                 windowStart = Date()
                 windowImages = 0
             }
             if showsProgress {
-                progress.update(step: step, fields: ["loss \(String(format: "%.4f", loss.item))"])
+                var fields = ["loss \(String(format: "%.4f", loss.item))"]
+                if progressKey != "loss", let value = result.metrics[progressKey] { fields.append("\(progressKey) \(String(format: "%.4f", value))") }
+                progress.update(step: step, fields: fields)
             }
             if configuration.sampleEvery > 0 && step % configuration.sampleEvery == 0 && step < configuration.steps {
                 try writeSamples()

@@ -68,4 +68,11 @@ public protocol AlternatingTrainingTask: TrainingTask {
     var phases: [TrainingPhase] { get }
     /// The module the EMA averages and the samples come from (a GAN's generator).
     var sampledModule: Module { get }
+    /// The metric that shows progress, for `loss.png` and the progress line (a GAN's
+    /// Wasserstein estimate: its generator loss says little); nil: the last phase's loss.
+    var progressMetric: String? { get }
+}
+
+extension AlternatingTrainingTask {
+    public var progressMetric: String? { nil }
 }
