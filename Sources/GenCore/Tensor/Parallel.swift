@@ -21,7 +21,8 @@ public enum Threads {
         _count = count
     }
 
-    /// OpenBLAS single-threaded, once, before the first product.
+    /// OpenBLAS single-threaded, once, before the first product (process-wide: a program that
+    /// also calls OpenBLAS itself can raise it again with `openblas_set_num_threads`).
     static let singleThreadedBLAS: Void = { openblas_set_num_threads(1) }()
 
     /// Marks the threads running a parallel region, so that a kernel called from inside one

@@ -17,7 +17,8 @@ final class TensorStorage: @unchecked Sendable {
     /// Keeps freed memory in the process for the next allocation, once: by default glibc maps
     /// every buffer over 128 KiB-32 MiB afresh and returns it on free, so each training step
     /// faulted in (and the kernel zeroed) the same activations again: 5% of a UNet step.
-    /// Peak memory is unchanged; it is simply not given back between steps.
+    /// Peak memory is unchanged; it is simply not given back between steps. The setting is
+    /// process-wide (glibc's `mallopt`), made at the first tensor allocation.
     private static let reuseFreedMemory: Void = {
         gen_malloc_keep_freed_memory(1 << 30, 64 << 20)
     }()
