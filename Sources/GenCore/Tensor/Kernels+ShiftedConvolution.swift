@@ -15,9 +15,11 @@ import Foundation
 /// is pixel (oh + R/s, ow + C/s) of phase (R mod s, C mod s), so every tap is again a shift,
 /// within one phase. The backward passes are the adjoint products on the same views.
 extension Kernels {
-    /// Whether the shifted products serve this geometry: one group. (Measured on the
-    /// benchmark models they beat im2col at every plane size down to 7×7 and at stride 2.)
-    static func usesShiftedProducts(_ g: ConvGeometry) -> Bool { g.groups == 1 }
+    /// Whether the shifted products serve this geometry: one group and at least four input
+    /// channels. (Measured on the benchmark models they beat im2col at every plane size down
+    /// to 7×7 and at stride 2; with one or two input channels a tap's product has depth 1 or 2,
+    /// and one im2col product of depth kh·kw·C does better.)
+    static func usesShiftedProducts(_ g: ConvGeometry) -> Bool { g.groups == 1 && g.inChannels >= 4 }
 
     /// The phase layout of one sample.
     private struct ShiftedLayout {
