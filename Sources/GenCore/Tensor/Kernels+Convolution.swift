@@ -165,13 +165,13 @@ extension Kernels {
     static func convolve(_ input: Tensor, _ weight: Tensor, bias: Tensor?, _ g: ConvGeometry) -> Tensor {
         let output = Tensor(uninitializedShape: [g.batch, g.outChannels, g.outHeight, g.outWidth])
         if usesShiftedProducts(g) {
-            shiftedConvolve(input, weight, g, into: output)
+            shiftedConvolve(input, weight, bias: bias, g, into: output)
         } else {
             Threads.parallelFor(g.batch, costPerItem: sampleCost(g)) { samples in
                 convolve(input, weight, g, samples: samples, into: output)
             }
+            if let bias { addChannelBias(output, bias) }
         }
-        if let bias { addChannelBias(output, bias) }
         return output
     }
 

@@ -142,8 +142,15 @@ extension Kernels {
         }
     }
 
-    /// The forward pass by shifted products, the batch split over the threads.
-    static func shiftedConvolve(_ input: Tensor, _ weight: Tensor, _ g: ConvGeometry, into output: Tensor) {
+    /// Adds `value` to `count` floats in place.
+    @inline(__always)
+    private static func addToRow(_ row: UnsafeMutablePointer<Float>, count: Int, _ value: Float) {
+        for i in 0..<count { row[i] += value }
+    }
+
+    /// The forward pass by shifted products (plus `bias [O]` per channel, if given), the batch
+    /// split over the threads.
+    static func shiftedConvolve(_ input: Tensor, _ weight: Tensor, bias: Tensor?, _ g: ConvGeometry, into output: Tensor) {
         let l = ShiftedLayout(g), taps = tapMatrices(weight, g)
         Threads.parallelFor(g.batch, costPerItem: g.outChannels * g.patchSize * g.outPlane) { samples in
             let padded = l.inPlace ? nil : TensorStorage(uninitializedCount: g.strideH * g.strideW * l.phaseSize)
@@ -159,11 +166,16 @@ extension Kernels {
                           b: source + shift, ldb: l.channelStride,
                           beta: index == 0 ? 0 : 1, c: product, ldc: l.wideColumns)
                 }
-                guard let wide else { continue }
-                // drop the junk columns
+                guard let wide else {
+                    if let bias { for o in 0..<g.outChannels { addToRow(target + o * g.outPlane, count: g.outPlane, bias.pointer[o]) } }
+                    continue
+                }
+                // drop the junk columns, adding the bias on the way
                 for o in 0..<g.outChannels {
+                    let b = bias?.pointer[o] ?? 0
                     for oh in 0..<g.outHeight {
-                        (target + (o * g.outHeight + oh) * g.outWidth).update(from: wide.pointer + o * l.wideColumns + oh * l.phaseWidth, count: g.outWidth)
+                        let from = wide.pointer + o * l.wideColumns + oh * l.phaseWidth, to = target + (o * g.outHeight + oh) * g.outWidth
+                        for ow in 0..<g.outWidth { to[ow] = from[ow] + b }
                     }
                 }
             }

@@ -168,8 +168,9 @@ struct TensorTests {
     ])
     func convolutionGradientsMatchDirect(_ c: ConvCase) {
         let x = randn([c.batch, c.inChannels, c.height, c.width]), w = randn([c.outChannels, c.inChannels, c.kernel.0, c.kernel.1], seed: 2)
+        let bias = randn([c.outChannels], seed: 4)
         func convolve(_ inputs: [Tensor]) -> Tensor {
-            inputs[0].conv2d(weight: inputs[1], stride: c.stride, padding: c.padding, dilation: c.dilation)
+            inputs[0].conv2d(weight: inputs[1], bias: bias, stride: c.stride, padding: c.padding, dilation: c.dilation)
         }
         let y = convolve([x, w])
         let cotangent = randn(y.shape, seed: 3)
@@ -183,6 +184,7 @@ struct TensorTests {
                 for i in 0..<oh {
                     for j in 0..<ow {
                         let yi = ((n * c.outChannels + o) * oh + i) * ow + j
+                        output[yi] = bias[o]
                         for ci in 0..<c.inChannels {
                             for ki in 0..<c.kernel.0 {
                                 for kj in 0..<c.kernel.1 {
