@@ -91,6 +91,30 @@ extension Kernels {
             return
         }
         padded.update(repeating: 0, count: g.strideH * g.strideW * l.phaseSize)
+        if g.strideW == 2 {
+            // Both column phases of a row at once: even and odd lanes of sixteen.
+            for c in 0..<g.inChannels {
+                for h in 0..<g.height {
+                    let row = h + g.padH, line = source + (c * g.height + h) * g.width
+                    let rowStart = (row % g.strideH) * 2 * l.phaseSize + c * l.channelStride + (row / g.strideH) * l.phaseWidth
+                    // columns w = 0, 2, 4, … and w = 1, 3, 5, … each land in one run
+                    let even = padded + rowStart + (g.padW % 2) * l.phaseSize + g.padW / 2
+                    let odd = padded + rowStart + ((1 + g.padW) % 2) * l.phaseSize + (1 + g.padW) / 2
+                    var w = 0
+                    while w + 16 <= g.width {
+                        let lanes = UnsafeRawPointer(line + w).loadUnaligned(as: SIMD16<Float>.self)
+                        UnsafeMutableRawPointer(even + w / 2).storeBytes(of: lanes.evenHalf, as: SIMD8<Float>.self)
+                        UnsafeMutableRawPointer(odd + w / 2).storeBytes(of: lanes.oddHalf, as: SIMD8<Float>.self)
+                        w += 16
+                    }
+                    while w < g.width {
+                        if w % 2 == 0 { even[w / 2] = line[w] } else { odd[w / 2] = line[w] }
+                        w += 1
+                    }
+                }
+            }
+            return
+        }
         forEachPhasedRun(g, l) { line, start, step, target, count in
             if step == 1 {
                 (padded + target).update(from: source + line + start, count: count)

@@ -150,8 +150,8 @@ struct TensorTests {
     /// Forward pass and both gradients of convolutions against their direct sums, mostly at
     /// sizes that split over the threads (three samples, uneven halves): the shifted products
     /// with odd planes; 3×3, 3×2 dilated, 5×5, no padding, 1×1 read in place and 1×1 padded,
-    /// one small sample; strides 2 (DCGAN's 4×4), (3, 2) and (2, 1) with dilation; and im2col
-    /// for one input channel.
+    /// one small sample; strides 2 (DCGAN's 4×4; a row of 37 for the sixteen-lane phase split),
+    /// (3, 2) and (2, 1) with dilation; and im2col for one input channel.
     @Test(arguments: [
         ConvCase(batch: 3, inChannels: 8, outChannels: 16, height: 15, width: 13, kernel: (3, 3), stride: (2, 2), padding: (1, 1), dilation: (1, 1), groups: 1),
         ConvCase(batch: 3, inChannels: 5, outChannels: 7, height: 17, width: 19, kernel: (3, 3), stride: (1, 1), padding: (1, 1), dilation: (1, 1), groups: 1),
@@ -162,6 +162,7 @@ struct TensorTests {
         ConvCase(batch: 3, inChannels: 4, outChannels: 5, height: 6, width: 7, kernel: (1, 1), stride: (1, 1), padding: (1, 2), dilation: (1, 1), groups: 1),
         ConvCase(batch: 1, inChannels: 4, outChannels: 2, height: 5, width: 4, kernel: (3, 3), stride: (1, 1), padding: (1, 1), dilation: (1, 1), groups: 1),
         ConvCase(batch: 3, inChannels: 1, outChannels: 6, height: 16, width: 15, kernel: (4, 4), stride: (2, 2), padding: (1, 1), dilation: (1, 1), groups: 1),
+        ConvCase(batch: 3, inChannels: 4, outChannels: 5, height: 11, width: 37, kernel: (3, 3), stride: (2, 2), padding: (1, 2), dilation: (1, 1), groups: 1),
         ConvCase(batch: 3, inChannels: 6, outChannels: 8, height: 14, width: 14, kernel: (4, 4), stride: (2, 2), padding: (1, 1), dilation: (1, 1), groups: 1),
         ConvCase(batch: 3, inChannels: 5, outChannels: 4, height: 17, width: 16, kernel: (3, 4), stride: (3, 2), padding: (2, 1), dilation: (1, 1), groups: 1),
         ConvCase(batch: 3, inChannels: 4, outChannels: 6, height: 19, width: 17, kernel: (3, 3), stride: (2, 1), padding: (1, 2), dilation: (2, 3), groups: 1),
