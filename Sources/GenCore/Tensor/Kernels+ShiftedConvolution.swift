@@ -17,7 +17,7 @@ import Foundation
 extension Kernels {
     /// Whether the shifted products serve this geometry: one group and at least four input
     /// channels. (Measured on the benchmark models they beat im2col at every plane size down
-    /// to 7×7 and at stride 2; with one or two input channels a tap's product has depth 1 or 2,
+    /// to 7×7 and at stride 2; with one to three input channels a tap's product has depth 1–3,
     /// and one im2col product of depth kh·kw·C does better.)
     static func usesShiftedProducts(_ g: ConvGeometry) -> Bool { g.groups == 1 && g.inChannels >= 4 }
 
