@@ -61,6 +61,7 @@ struct Bench: ParsableCommand {
 
     func validate() throws {
         guard !(ops && sample) else { throw ValidationError("--ops and --sample are separate runs; give one") }
+        guard !((ops || sample) && !only.isEmpty) else { throw ValidationError("--only picks among the four models; --ops and --sample time other things") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard reps >= 1 else { throw ValidationError("--reps must be at least 1") }
         guard warmup >= 0 else { throw ValidationError("--warmup must not be negative") }

@@ -19,5 +19,10 @@ struct BenchCommandTests {
         }
         let unknown = try runGen(["bench", "--only", "resnet"])
         #expect(unknown.status == 64 && unknown.standardError.contains("unknown model 'resnet'"))
+        // options that do not go together are usage errors, not silently ignored
+        for options in [["--sample", "--ops"], ["--sample", "--only", "vae-mlp"]] {
+            let refused = try runGen(["bench"] + options)
+            #expect(refused.status == 64, "\(options): \(refused.standardError)")
+        }
     }
 }
