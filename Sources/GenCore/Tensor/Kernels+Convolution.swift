@@ -175,30 +175,41 @@ extension Kernels {
         return output
     }
 
-    private static func convolve(_ input: Tensor, _ weight: Tensor, _ g: ConvGeometry, samples range: Range<Int>, into output: Tensor) {
+    /// Walks `range`'s samples in chunks of ``ConvGeometry/samplesPerChunk`` and every group,
+    /// giving `body` the chunk's first sample and size, the group, scratch for the unfolded
+    /// columns `[patchSize, samples·outPlane]`, and scratch for a side-by-side
+    /// `[outPerGroup, samples·outPlane]` matrix (nil when chunks are single samples, whose
+    /// matrices are read or written in place).
+    private static func forEachChunk(
+        _ g: ConvGeometry, _ range: Range<Int>,
+        _ body: (_ first: Int, _ samples: Int, _ group: Int, _ columns: UnsafeMutablePointer<Float>, _ sideBySide: TensorStorage?) -> Void
+    ) {
         let chunk = min(g.samplesPerChunk, range.count)
         let columns = TensorStorage(uninitializedCount: g.patchSize * chunk * g.outPlane)
-        let product = chunk > 1 ? TensorStorage(uninitializedCount: g.outPerGroup * chunk * g.outPlane) : nil
+        let sideBySide = chunk > 1 ? TensorStorage(uninitializedCount: g.outPerGroup * chunk * g.outPlane) : nil
         for first in stride(from: range.lowerBound, to: range.upperBound, by: chunk) {
-            let samples = min(chunk, range.upperBound - first)
+            for group in 0..<g.groups { body(first, min(chunk, range.upperBound - first), group, columns.pointer, sideBySide) }
+        }
+    }
+
+    private static func convolve(_ input: Tensor, _ weight: Tensor, _ g: ConvGeometry, samples range: Range<Int>, into output: Tensor) {
+        forEachChunk(g, range) { first, samples, group, columns, product in
             let width = samples * g.outPlane
-            for group in 0..<g.groups {
-                unfold(input, g, first: first, samples: samples, group: group, into: columns.pointer)
-                let weights = weight.pointer + group * g.outPerGroup * g.patchSize
-                if let product {
-                    sgemm(transposeA: false, transposeB: false, m: g.outPerGroup, n: width, k: g.patchSize,
-                          a: weights, lda: g.patchSize, b: columns.pointer, ldb: width, c: product.pointer, ldc: width)
-                    for s in 0..<samples {
-                        for o in 0..<g.outPerGroup {
-                            let target = output.pointer + ((first + s) * g.outChannels + group * g.outPerGroup + o) * g.outPlane
-                            target.update(from: product.pointer + o * width + s * g.outPlane, count: g.outPlane)
-                        }
+            unfold(input, g, first: first, samples: samples, group: group, into: columns)
+            let weights = weight.pointer + group * g.outPerGroup * g.patchSize
+            if let product {
+                sgemm(transposeA: false, transposeB: false, m: g.outPerGroup, n: width, k: g.patchSize,
+                      a: weights, lda: g.patchSize, b: columns, ldb: width, c: product.pointer, ldc: width)
+                for s in 0..<samples {
+                    for o in 0..<g.outPerGroup {
+                        let target = output.pointer + ((first + s) * g.outChannels + group * g.outPerGroup + o) * g.outPlane
+                        target.update(from: product.pointer + o * width + s * g.outPlane, count: g.outPlane)
                     }
-                } else {
-                    let target = output.pointer + (first * g.outChannels + group * g.outPerGroup) * g.outPlane
-                    sgemm(transposeA: false, transposeB: false, m: g.outPerGroup, n: width, k: g.patchSize,
-                          a: weights, lda: g.patchSize, b: columns.pointer, ldb: width, c: target, ldc: width)
                 }
+            } else {
+                let target = output.pointer + (first * g.outChannels + group * g.outPerGroup) * g.outPlane
+                sgemm(transposeA: false, transposeB: false, m: g.outPerGroup, n: width, k: g.patchSize,
+                      a: weights, lda: g.patchSize, b: columns, ldb: width, c: target, ldc: width)
             }
         }
     }
@@ -214,21 +225,15 @@ extension Kernels {
         Threads.parallelFor(g.batch, costPerItem: sampleCost(g)) { range in
             let sampleSize = g.inChannels * g.inPlane
             (gradInput.pointer + range.lowerBound * sampleSize).update(repeating: 0, count: range.count * sampleSize)
-            let chunk = min(g.samplesPerChunk, range.count)
-            let columns = TensorStorage(uninitializedCount: g.patchSize * chunk * g.outPlane)
-            let gathered = chunk > 1 ? TensorStorage(uninitializedCount: g.outPerGroup * chunk * g.outPlane) : nil
-            for first in stride(from: range.lowerBound, to: range.upperBound, by: chunk) {
-                let samples = min(chunk, range.upperBound - first)
+            forEachChunk(g, range) { first, samples, group, columns, gathered in
                 let width = samples * g.outPlane
-                for group in 0..<g.groups {
-                    let gradient = gradientMatrix(gradOutput, g, first: first, samples: samples, group: group, scratch: gathered)
-                    let weights = weight.pointer + group * g.outPerGroup * g.patchSize
-                    sgemm(transposeA: true, transposeB: false, m: g.patchSize, n: width, k: g.outPerGroup,
-                          a: weights, lda: g.patchSize, b: gradient, ldb: width, c: columns.pointer, ldc: width)
-                    for s in 0..<samples {
-                        let target = gradInput.pointer + ((first + s) * g.inChannels + group * g.inPerGroup) * g.inPlane
-                        col2im(columns.pointer + s * g.outPlane, g, rowStride: width, into: target)
-                    }
+                let gradient = gradientMatrix(gradOutput, g, first: first, samples: samples, group: group, scratch: gathered)
+                let weights = weight.pointer + group * g.outPerGroup * g.patchSize
+                sgemm(transposeA: true, transposeB: false, m: g.patchSize, n: width, k: g.outPerGroup,
+                      a: weights, lda: g.patchSize, b: gradient, ldb: width, c: columns, ldc: width)
+                for s in 0..<samples {
+                    let target = gradInput.pointer + ((first + s) * g.inChannels + group * g.inPerGroup) * g.inPlane
+                    col2im(columns + s * g.outPlane, g, rowStride: width, into: target)
                 }
             }
         }
@@ -241,19 +246,13 @@ extension Kernels {
         if usesShiftedProducts(g) { return shiftedConvolveBackwardWeight(input, gradOutput, g) }
         let partials = Threads.parallelMap(g.batch, costPerItem: sampleCost(g)) { range -> TensorStorage in
             let gradWeight = TensorStorage(count: g.outChannels * g.patchSize, repeating: 0)
-            let chunk = min(g.samplesPerChunk, range.count)
-            let columns = TensorStorage(uninitializedCount: g.patchSize * chunk * g.outPlane)
-            let gathered = chunk > 1 ? TensorStorage(uninitializedCount: g.outPerGroup * chunk * g.outPlane) : nil
-            for first in stride(from: range.lowerBound, to: range.upperBound, by: chunk) {
-                let samples = min(chunk, range.upperBound - first)
+            forEachChunk(g, range) { first, samples, group, columns, gathered in
                 let width = samples * g.outPlane
-                for group in 0..<g.groups {
-                    unfold(input, g, first: first, samples: samples, group: group, into: columns.pointer)
-                    let gradient = gradientMatrix(gradOutput, g, first: first, samples: samples, group: group, scratch: gathered)
-                    sgemm(transposeA: false, transposeB: true, m: g.outPerGroup, n: g.patchSize, k: width,
-                          a: gradient, lda: width, b: columns.pointer, ldb: width,
-                          beta: 1, c: gradWeight.pointer + group * g.outPerGroup * g.patchSize, ldc: g.patchSize)
-                }
+                unfold(input, g, first: first, samples: samples, group: group, into: columns)
+                let gradient = gradientMatrix(gradOutput, g, first: first, samples: samples, group: group, scratch: gathered)
+                sgemm(transposeA: false, transposeB: true, m: g.outPerGroup, n: g.patchSize, k: width,
+                      a: gradient, lda: width, b: columns, ldb: width,
+                      beta: 1, c: gradWeight.pointer + group * g.outPerGroup * g.patchSize, ldc: g.patchSize)
             }
             return gradWeight
         }
