@@ -19,15 +19,11 @@ extension Kernels {
             return
         }
         _ = Threads.singleThreadedBLAS
-        // Blocks narrower than OpenBLAS's register tiles (16 × 4 for AVX-512 sgemm) waste them.
+        // Blocks narrower than OpenBLAS's register tiles (16 × 4 for AVX-512 sgemm) waste them;
+        // parallelFor keeps the product whole when it is too small to split.
         let byRows = m >= 32 * Threads.count || m >= n
-        let parts = byRows ? m / 16 : n / 16
-        let threads = Threads.threads(for: max(parts, 1), costPerItem: 16 * (byRows ? n : m) * k / 8)
-        if threads == 1 {
-            blockSgemm(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-            return
-        }
-        Threads.parallelFor(parts, costPerItem: 1 << 20) { blocks in
+        let parts = max(1, (byRows ? m : n) / 16)
+        Threads.parallelFor(parts, costPerItem: 16 * (byRows ? n : m) * k / 8) { blocks in
             let first = blocks.lowerBound * 16
             let last = blocks.upperBound == parts ? (byRows ? m : n) : blocks.upperBound * 16
             if byRows {

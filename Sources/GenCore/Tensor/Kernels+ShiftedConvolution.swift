@@ -23,7 +23,7 @@ extension Kernels {
 
     /// The phase layout of one sample.
     private struct ShiftedLayout {
-        let paddedHeight: Int, paddedWidth: Int
+        let paddedWidth: Int
         /// The size of one phase: ⌈Hp / strideH⌉ × ⌈Wp / strideW⌉.
         let phaseHeight: Int, phaseWidth: Int
         /// Floats per channel of a phase: the phase plus the reach of the last tap past its end.
@@ -39,7 +39,7 @@ extension Kernels {
         let inPlace: Bool
 
         init(_ g: ConvGeometry) {
-            paddedHeight = g.height + 2 * g.padH
+            let paddedHeight = g.height + 2 * g.padH
             paddedWidth = g.width + 2 * g.padW
             phaseHeight = (paddedHeight + g.strideH - 1) / g.strideH
             phaseWidth = (paddedWidth + g.strideW - 1) / g.strideW
