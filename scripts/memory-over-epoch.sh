@@ -21,7 +21,7 @@ while kill -0 "$pid" 2>/dev/null; do
   rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
   step=$( { tail -n 1 "$run/run/metrics.jsonl" 2>/dev/null || true; } | sed -n 's/.*"step":\([0-9]*\).*/\1/p')
   if [ -n "$rss" ]; then
-    printf '%4ds  step %5s  RSS %6.1f MiB\n' $(( $(date +%s) - start )) "${step:-0}" "$(echo "$rss / 1024" | bc -l)"
+    awk -v s=$(( $(date +%s) - start )) -v step="${step:-0}" -v rss="$rss" 'BEGIN { printf "%4ds  step %5s  RSS %6.1f MiB\n", s, step, rss / 1024 }'
     samples+=("$rss")
   fi
   sleep 2
