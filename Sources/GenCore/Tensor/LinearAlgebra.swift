@@ -43,3 +43,48 @@ public enum LinearAlgebra {
         return (values, vectors)
     }
 }
+
+extension LinearAlgebra {
+    /// The row-major product `a · bᵀ` (`transposeB`) or `a · b` of double matrices:
+    /// a `[m, k]`, b `[n, k]` or `[k, n]`, result `[m, n]` (OpenBLAS `cblas_dgemm`).
+    public static func multiply(_ a: UnsafeBufferPointer<Double>, _ b: UnsafeBufferPointer<Double>, m: Int, k: Int, n: Int,
+                                transposeB: Bool = false) -> [Double] {
+        require(a.count >= m * k && b.count >= k * n, "multiply: \(a.count) and \(b.count) values for [\(m), \(k)] · [\(k), \(n)]")
+        var result = [Double](repeating: 0, count: m * n)
+        guard m > 0, n > 0, k > 0 else { return result }
+        result.withUnsafeMutableBufferPointer { c in
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k),
+                        1, a.baseAddress, Int32(k), b.baseAddress, transposeB ? Int32(k) : Int32(n), 0, c.baseAddress, Int32(n))
+        }
+        return result
+    }
+
+    /// The row-major product of `[m, k]` and `[k, n]` double matrices.
+    public static func multiply(_ a: [Double], _ b: [Double], m: Int, k: Int, n: Int) -> [Double] {
+        a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in multiply(a, b, m: m, k: k, n: n) } }
+    }
+
+    /// The symmetric positive semi-definite square root of a symmetric `n × n` matrix:
+    /// `V diag(√max(λ, 0)) Vᵀ` (rounding can leave tiny negative eigenvalues; they count as 0).
+    public static func symmetricSquareRoot(_ matrix: [Double], size n: Int) -> [Double] {
+        let (values, vectors) = symmetricEigen(matrix, size: n)
+        // scaled[i, j] = V[i, j] · √λ_j; the root is scaled · Vᵀ
+        var scaled = vectors
+        for i in 0..<n { for j in 0..<n { scaled[i * n + j] *= max(values[j], 0).squareRoot() } }
+        return scaled.withUnsafeBufferPointer { s in vectors.withUnsafeBufferPointer { v in multiply(s, v, m: n, k: n, n: n, transposeB: true) } }
+    }
+}
+
+extension LinearAlgebra {
+    /// `xᵀ x` `[d, d]` of a row-major `[n, d]` double matrix (`cblas_dgemm`).
+    public static func transposedProduct(_ x: UnsafeBufferPointer<Double>, rows n: Int, columns d: Int) -> [Double] {
+        require(x.count >= n * d, "transposedProduct: \(x.count) values for [\(n), \(d)]")
+        var result = [Double](repeating: 0, count: d * d)
+        guard n > 0, d > 0 else { return result }
+        result.withUnsafeMutableBufferPointer { c in
+            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(d), Int32(d), Int32(n),
+                        1, x.baseAddress, Int32(d), x.baseAddress, Int32(d), 0, c.baseAddress, Int32(d))
+        }
+        return result
+    }
+}
