@@ -9,17 +9,38 @@ struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Evaluate a trained run on test data; prints one JSON line.",
         discussion: """
+            --metric fid,kid,pr: sample quality of any generative run. --n samples (EMA weights; diffusion runs with \
+            --sampler and --steps, default ddim 50 for ddpm and heun 25 for sde and flow) against --n test images chosen \
+            by a fixed seeded shuffle of TEST.h5, both embedded by a classifier run (--features, default the most recent \
+            one for the image shape): the Fréchet distance of the feature statistics, the kernel inception distance \
+            (unbiased, mean and standard error over disjoint subsets) and improved precision/recall (k = 3). The test \
+            images' features are cached beside TEST.h5. --floor scores those test images against the next --n of the \
+            shuffle instead of a run: the value two real samples get.
             --metric bpd: bits per dimension of the 8-bit data with uniform dequantization: through the \
             probability-flow ODE with Hutchinson's trace estimator for ddpm, sde and flow runs; exact for realnvp runs.
             --metric nll: vae runs: the importance-weighted bound (Burda et al. 2016) with --k samples, in nats \
             and bits/dim (Bernoulli: test images binarized by sampling once with --seed, or by thresholding).
+            --metric accuracy: classifier runs: the fraction of labelled test images classified correctly.
             """)
 
-    enum Metric: String, ExpressibleByArgument, CaseIterable { case bpd, nll }
+    enum Metric: String, CaseIterable { case fid, kid, pr, bpd, nll, accuracy
+        var isSampleMetric: Bool { [.fid, .kid, .pr].contains(self) }
+    }
+    /// Comma-separated metrics.
+    struct Metrics: ExpressibleByArgument {
+        var values: [Metric]
+        init(_ values: [Metric]) { self.values = values }
+        init?(argument: String) {
+            let parsed = argument.split(separator: ",").map { Metric(rawValue: $0.trimmingCharacters(in: .whitespaces)) }
+            guard !parsed.isEmpty, parsed.allSatisfy({ $0 != nil }) else { return nil }
+            values = parsed.map { $0! }
+        }
+        static var allValueStrings: [String] { Metric.allCases.map(\.rawValue) }
+    }
     enum Binarization: String, ExpressibleByArgument, CaseIterable { case sample, threshold }
 
     @Option(name: .customLong("run"), help: "The run folder.")
-    var runFolder: String
+    var runFolder: String?
 
     @Option(help: "The HDF5 test data (images of the run's shape).")
     var data: String
@@ -27,11 +48,23 @@ struct Eval: ParsableCommand {
     @Option(help: "The image dataset's name in the file.")
     var dataset: String?
 
-    @Option(help: "The metric: bpd (ddpm, sde, flow, realnvp) or nll (vae).")
-    var metric: Metric = .bpd
+    @Option(help: "Comma-separated: fid, kid, pr (any generative run); bpd (ddpm, sde, flow, realnvp); nll (vae); accuracy (classifier). Default: by the run's kind (fid,kid,pr for wgan).")
+    var metric: Metrics?
 
-    @Option(help: "How many test images (spread evenly over the file, or over the run's held-out images when it trained on this file with --holdout).")
-    var n: Int = 512
+    @Option(help: "Sample metrics: samples and test images (default 10000). bpd, nll: test images (default 512). accuracy: test images (default all).")
+    var n: Int?
+
+    @Flag(help: "Sample metrics without a run: the test images against the next --n test images (the metrics' floor).")
+    var floor = false
+
+    @Option(help: "Sample metrics: the classifier run whose features they compare (default: the most recent for the image shape).")
+    var features: String?
+
+    @Option(help: "Sample metrics of ddpm, sde and flow runs: the sampler (as gen sample's; default ddim for ddpm, heun for sde and flow).")
+    var sampler: Sample.SamplerName?
+
+    @Option(help: "Sample metrics of ddpm, sde and flow runs: sampling steps (default 50 for ddim, 25 for heun; else gen sample's).")
+    var steps: Int?
 
     @Option(help: "Images per batch.")
     var batchSize: Int = 64
@@ -67,7 +100,18 @@ struct Eval: ParsableCommand {
     var threads: Int?
 
     func validate() throws {
-        guard n >= 1, batchSize >= 1, solverSteps >= 1, k >= 1 else { throw ValidationError("--n, --batch-size, --solver-steps and --k must be at least 1") }
+        guard (n ?? 1) >= 1, batchSize >= 1, solverSteps >= 1, k >= 1, (steps ?? 1) >= 1 else {
+            throw ValidationError("--n, --batch-size, --solver-steps, --steps and --k must be at least 1")
+        }
+        if floor && runFolder != nil { throw ValidationError("--floor scores test images against test images: give it no --run") }
+        if !floor && runFolder == nil { throw ValidationError("give --run RUN (or --floor)") }
+        if let metric {
+            let sample = metric.values.filter(\.isSampleMetric)
+            if !sample.isEmpty && sample.count != metric.values.count || sample.isEmpty && metric.values.count > 1 {
+                throw ValidationError("--metric takes fid, kid and pr together, or one of bpd, nll and accuracy")
+            }
+            if floor && sample.isEmpty { throw ValidationError("--floor is for fid, kid and pr") }
+        }
         guard rtol > 0, atol > 0 else { throw ValidationError("--rtol and --atol must be positive") }
         guard trace != .exact else { throw ValidationError("--trace exact is for tiny data; use rademacher or gaussian") }
     }
@@ -75,19 +119,24 @@ struct Eval: ParsableCommand {
     func run() throws {
         try reportingFailures {
             if let threads { Threads.set(threads) }
-            let folder = URL(fileURLWithPath: runFolder)
+            if floor { return try evaluateSampleQuality(run: nil) }
+            let folder = URL(fileURLWithPath: runFolder!)
             let checkpointURL = folder.appendingPathComponent("checkpoint.safetensors")
             guard FileManager.default.fileExists(atPath: checkpointURL.path) else {
                 throw Failure(message: "\(folder.path): no checkpoint.safetensors to evaluate", code: Exit.missingInput)
             }
             let checkpoint = try RunCheckpoint.read(checkpointURL)
             let kind = try RunKind.decode(checkpoint.configJSON).kind
-            let valid = ["bpd": DiffusionRun.kinds + ["realnvp"], "nll": ["vae"]][metric.rawValue]!
+            let defaultMetric: [String: Metric] = ["vae": .nll, "wgan": .fid, "classifier": .accuracy]
+            let metrics = metric?.values ?? (kind == "wgan" ? [.fid, .kid, .pr] : [defaultMetric[kind] ?? .bpd])
+            if metrics[0].isSampleMetric { return try evaluateSampleQuality(run: (folder, checkpoint, kind), metrics: metrics) }
+            let metric = metrics[0]
+            let valid = ["bpd": DiffusionRun.kinds + ["realnvp"], "nll": ["vae"], "accuracy": ["classifier"]][metric.rawValue]!
             guard valid.contains(kind) else {
                 throw Failure(message: "\(folder.path): --metric \(metric.rawValue) needs a \(valid.joined(separator: ", ")) run; this is a \(kind) run", code: Exit.usage)
             }
             try HDF5Guard.check(data, dataset: dataset)
-            let test = try HDF5Dataset(url: URL(fileURLWithPath: data), options: .init(dataset: dataset, readLabels: false))
+            let test = try HDF5Dataset(url: URL(fileURLWithPath: data), options: .init(dataset: dataset, readLabels: metric == .accuracy))
             let source = try RunKind.decode(checkpoint.configJSON).data
             let imageShape = source.imageShape
             guard test.imageShape == imageShape else {
@@ -102,8 +151,10 @@ struct Eval: ParsableCommand {
                 pool = BatchLoader.split(count: test.count, testFraction: holdout, seed: seed).test
                 printNote("\(data): scoring the run's \(pool.count) held-out images (--holdout \(holdout) at training)")
             }
+            let n = self.n ?? (metric == .accuracy ? pool.count : 512)
             let count = min(n, pool.count)
             let rows = (0..<count).map { pool[$0 * pool.count / count] }
+            if kind == "classifier" { return try evaluateAccuracy(folder: folder, test: test, rows: rows) }
             if kind == "vae" { return try evaluateVAE(checkpoint, url: checkpointURL, folder: folder, test: test, rows: rows) }
             if kind == "realnvp" { return try evaluateRealNVP(checkpoint, url: checkpointURL, folder: folder, test: test, rows: rows) }
             let (_, model) = try DiffusionRun.load(checkpoint, from: checkpointURL, emaWeights: !noEMA)
@@ -152,7 +203,7 @@ struct Eval: ParsableCommand {
         return (mean, (variance / Double(values.count)).squareRoot())
     }
 
-    private func printJSON(_ fields: [(String, String)]) {
+    func printJSON(_ fields: [(String, String)]) {
         print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
     }
 

@@ -160,19 +160,9 @@ struct Sample: ParsableCommand {
             if name == .ddpm, steps == nil, let ddpm = model as? DDPM { total = min(total, ddpm.configuration.diffusionSteps) }
             let progress = ProgressReporter(total: total, label: "sampling step", lineEvery: max(1, total / 10))
             let start = Date()
-            func draw<S: Sampler>(_ sampler: S) -> Tensor {
-                model.sample(count: n, sampler: sampler, generator: generator) { progress.update(step: $0.step) }
-            }
-            let images: Tensor
-            switch name {
-            case .ddpm: images = draw(DDPMSampler(steps: total, variance: variance, clipData: clip))
-            case .ddim: images = draw(DDIMSampler(steps: total, eta: eta, clipData: clip))
-            case .eulerMaruyama: images = draw(EulerMaruyamaSampler(steps: total))
-            case .reverseDiffusion: images = draw(ReverseDiffusionSampler(steps: total))
-            case .pc: images = draw(PredictorCorrectorSampler(steps: total, predictor: predictor, signalToNoise: snr, correctorSteps: correctorSteps))
-            case .euler, .midpoint, .heun, .rk4, .dopri5:
-                images = draw(ProbabilityFlowSampler(method: name.odeMethod!, steps: total, relativeTolerance: rtol, absoluteTolerance: atol))
-            }
+            let options = DiffusionSamplerOptions(eta: eta, variance: variance, clip: clip, snr: snr, predictor: predictor,
+                                                  correctorSteps: correctorSteps, rtol: rtol, atol: atol)
+            let images = name.sample(model, count: n, steps: total, options: options, generator: generator) { progress.update(step: $0) }
             let columns = nrow ?? Int(Double(n).squareRoot().rounded(.up))
             try ImageGrid.write(images, to: URL(fileURLWithPath: output), nrow: columns, range: .symmetric)
             if let npy { try NPY.write(images, to: URL(fileURLWithPath: npy)) }
@@ -258,6 +248,40 @@ struct Sample: ParsableCommand {
                                          withLabels: false, overwrite: true)
         try writer.append(pixels: images.scalars.map { ImageGrid.quantize($0, low: -1, high: 1) }, labels: nil)
         try writer.finish()
+    }
+}
+
+/// The settings of the built-in diffusion samplers besides their name and step count.
+struct DiffusionSamplerOptions {
+    var eta = 0.0
+    var variance = DDPMSampler.Variance.small
+    var clip = true
+    var snr = 0.16
+    var predictor = PredictorCorrectorSampler.Predictor.reverseDiffusion
+    var correctorSteps = 1
+    var rtol = 1e-5
+    var atol = 1e-5
+}
+
+extension Sample.SamplerName {
+    /// `count` images `[count, C, H, W]` in [-1, 1] drawn from `model` with this sampler in
+    /// `steps` steps, calling `onStep` with each finished step.
+    func sample(_ model: any DiffusionModel & TrainingTask, count: Int, steps: Int, options: DiffusionSamplerOptions,
+                generator: RandomGenerator, onStep: (Int) -> Void) -> Tensor {
+        func draw<S: Sampler>(_ sampler: S) -> Tensor {
+            model.sample(count: count, sampler: sampler, generator: generator) { onStep($0.step) }
+        }
+        switch self {
+        case .ddpm: return draw(DDPMSampler(steps: steps, variance: options.variance, clipData: options.clip))
+        case .ddim: return draw(DDIMSampler(steps: steps, eta: options.eta, clipData: options.clip))
+        case .eulerMaruyama: return draw(EulerMaruyamaSampler(steps: steps))
+        case .reverseDiffusion: return draw(ReverseDiffusionSampler(steps: steps))
+        case .pc:
+            return draw(PredictorCorrectorSampler(steps: steps, predictor: options.predictor, signalToNoise: options.snr,
+                                                  correctorSteps: options.correctorSteps))
+        case .euler, .midpoint, .heun, .rk4, .dopri5:
+            return draw(ProbabilityFlowSampler(method: odeMethod!, steps: steps, relativeTolerance: options.rtol, absoluteTolerance: options.atol))
+        }
     }
 }
 

@@ -10,7 +10,7 @@ import VAE
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a generative model.",
-        subcommands: [TrainDDPM.self, TrainSDE.self, TrainFlow.self, TrainVAE.self, TrainRealNVP.self, TrainWGAN.self])
+        subcommands: [TrainDDPM.self, TrainSDE.self, TrainFlow.self, TrainVAE.self, TrainRealNVP.self, TrainWGAN.self, TrainClassifier.self])
 }
 
 /// Options every model kind shares.
@@ -66,6 +66,9 @@ struct CommonTrainingOptions: ParsableArguments {
     @Option(help: "Steps between metric records and progress lines.")
     var logEvery: Int = 50
 
+    @Option(help: "Stop after this many minutes of training, saved as at the last step (resume goes on toward --steps).")
+    var minutes: Double?
+
     @Flag(help: "Use an existing non-empty --out folder anyway.")
     var force = false
 
@@ -75,6 +78,7 @@ struct CommonTrainingOptions: ParsableArguments {
             if let value, value < 1 { throw ValidationError("\(name) must be at least 1") }
         }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+        if let minutes, !(minutes > 0 && minutes.isFinite) { throw ValidationError("--minutes must be positive") }
         guard holdout >= 0, holdout < 1 else { throw ValidationError("--holdout must be in [0, 1)") }
         guard (lr ?? 1) > 0, (lr ?? 1).isFinite else { throw ValidationError("--lr must be positive") }
         guard emaDecay >= 0, emaDecay < 1 else { throw ValidationError("--ema-decay must be in [0, 1)") }
@@ -365,8 +369,10 @@ func parseList(_ text: String, option: String) throws -> [Int] {
 enum TrainingRun {
     static func execute<Model: Codable & Sendable>(
         common: CommonTrainingOptions, kind: String, defaultGradientClip: Float = 1, defaultWarmup: Int = 100,
-        defaultLearningRate: Float = 2e-4, pixelRange: PixelRange = .symmetric, makeModel: (DataSource) throws -> Model,
-        makeTask: (Model) -> TrainingTask, makeOptimizers: ((TrainingTask, Float) -> [Optimizer])? = nil
+        defaultLearningRate: Float = 2e-4, pixelRange: PixelRange = .symmetric, needsLabels: Bool = false,
+        makeModel: (DataSource) throws -> Model, makeTask: (Model) -> TrainingTask,
+        makeOptimizers: ((TrainingTask, Float) -> [Optimizer])? = nil,
+        afterTraining: ((TrainingTask, _ data: HDF5Dataset, _ heldOut: [Int]) throws -> Void)? = nil
     ) throws {
         if let threads = common.threads { Threads.set(threads) }
         let fileManager = FileManager.default
@@ -417,7 +423,10 @@ enum TrainingRun {
         // 2. data, model, optimizer, trainer
         let source = configuration.data
         if common.resume != nil { try HDF5Guard.check(source.path, dataset: source.dataset) }
-        let data = try HDF5Dataset(url: URL(fileURLWithPath: source.path), options: .init(dataset: source.dataset, readLabels: false))
+        let data = try HDF5Dataset(url: URL(fileURLWithPath: source.path), options: .init(dataset: source.dataset, readLabels: needsLabels))
+        if needsLabels && data.labelsName == nil {
+            throw Failure(message: "\(source.path): no labels beside the images (a rank-1 integer dataset named labels, label, y or targets); a \(kind) needs them", code: Exit.badData)
+        }
         guard data.imageShape == source.imageShape else {
             throw Failure(message: "\(source.path): images are \(data.imageShape), the run was made for \(source.imageShape)", code: Exit.badData)
         }
@@ -442,21 +451,66 @@ enum TrainingRun {
         }
         // 3. train
         let start = Date()
-        let outcome = try trainer.run()
+        let outcome = try trainer.run(until: common.minutes.map { start.addingTimeInterval($0 * 60) })
         let seconds = Date().timeIntervalSince(start)
+        let outputs = task.drawsSamples ? "; samples in \(folder.appendingPathComponent("samples").path)" : ""
         switch outcome {
         case .finished:
-            print("finished \(trainer.step) steps in \(ProgressReporter.clock(seconds)); checkpoint \(trainer.checkpointURL.path); samples in \(folder.appendingPathComponent("samples").path)")
+            print("finished \(trainer.step) steps in \(ProgressReporter.clock(seconds)); checkpoint \(trainer.checkpointURL.path)\(outputs)")
+        case .reachedTimeLimit:
+            print("stopped at the --minutes limit after \(trainer.step) of \(configuration.training.steps) steps in \(ProgressReporter.clock(seconds)); checkpoint \(trainer.checkpointURL.path)\(outputs)")
         case .interrupted:
             throw Failure(message: "interrupted at step \(trainer.step); resume with: gen train \(kind) --resume \(folder.path)", code: Exit.interrupted)
         case .diverged:
             throw Failure(message: "training diverged at step \(trainer.step) (non-finite loss); last checkpoint kept", code: Exit.diverged)
         }
+        try afterTraining?(task, data, rows == nil ? [] : BatchLoader.split(count: data.count, testFraction: source.holdout!, seed: configuration.training.seed).test)
     }
 
     static func defaultRunFolder(kind: String) -> String {
         let formatter = DateFormatter()
         formatter.dateFormat = "yyyyMMdd-HHmmss"
         return "runs/\(kind)-\(formatter.string(from: Date()))"
+    }
+}
+
+struct TrainClassifier: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "classifier", abstract: "Train the feature classifier whose penultimate layer serves gen eval's fid, kid and pr.",
+        discussion: "Needs labels beside the images. With --holdout, prints the accuracy on the held-out images at the end; gen eval --metric accuracy scores any labelled test file.")
+
+    @OptionGroup var common: CommonTrainingOptions
+
+    @Option(help: "Channels of the first convolution (the second has twice as many).")
+    var channels: Int = 32
+
+    @Option(help: "Width of the feature layer.")
+    var features: Int = 128
+
+    func run() throws {
+        try reportingFailures {
+            try TrainingRun.execute(common: common, kind: "classifier", defaultGradientClip: 0, defaultWarmup: 0, defaultLearningRate: 1e-3,
+                                    needsLabels: true) { data in
+                let labelled = try HDF5Dataset(url: URL(fileURLWithPath: data.path), options: .init(dataset: data.dataset))
+                guard labelled.labelsName != nil, let labels = try labelled.labels(at: Array(0..<labelled.count)) else {
+                    throw Failure(message: "\(data.path): no labels beside the images (a rank-1 integer dataset named labels, label, y or targets); a classifier needs them", code: Exit.badData)
+                }
+                guard let smallest = labels.min(), smallest >= 0 else {
+                    throw Failure(message: "\(data.path): labels must be class numbers 0, 1, …; found \(labels.min() ?? 0)", code: Exit.badData)
+                }
+                let configuration = FeatureClassifierConfiguration(imageShape: data.imageShape, classes: labels.max()! + 1,
+                                                                   channels: channels, features: features)
+                if let problem = configuration.problem {
+                    throw Failure(message: "\(data.path): \(problem)", code: problem.hasPrefix("--") ? Exit.usage : Exit.badData)
+                }
+                return configuration
+            } makeTask: { (model: FeatureClassifierConfiguration) in
+                FeatureClassifier(model)
+            } afterTraining: { task, data, heldOut in
+                guard !heldOut.isEmpty else { return }
+                let accuracy = try ClassifierRun.accuracy(task as! FeatureClassifier, data: data, rows: heldOut)
+                print(String(format: "held-out accuracy %.2f%% on %d images of %@", 100 * accuracy, heldOut.count, data.path))
+            }
+        }
     }
 }

@@ -33,8 +33,8 @@ struct WGANCommandTests {
         #expect(image.width == 5 * 10 + 2 && image.height == 2 * 10 + 2)
         let wrong = try runGen(["sample", scratch.path("x.png"), "--run", run, "--sampler", "ddim"])
         #expect(wrong.status == 64 && wrong.standardError.contains("does not fit a wgan run"))
-        // a wgan run is not a diffusion model to evaluate
-        let eval = try runGen(["eval", "--run", run, "--data", fixtureData.appendingPathComponent("chunked_gzip.h5").path])
+        // a wgan run has no likelihood to evaluate
+        let eval = try runGen(["eval", "--run", run, "--data", fixtureData.appendingPathComponent("chunked_gzip.h5").path, "--metric", "bpd"])
         #expect(eval.status == 64 && eval.standardError.contains("this is a wgan run"), "\(eval.standardError)")
     }
 

@@ -19,6 +19,9 @@ public final class Trainer {
         case interrupted
         /// Stopped after too many non-finite losses in a row; the last checkpoint is untouched.
         case diverged
+        /// Stopped at the deadline given to ``run(until:)``, saved and with samples as at the
+        /// last step; resuming continues toward ``TrainerConfiguration/steps``.
+        case reachedTimeLimit
     }
 
     public let task: TrainingTask
@@ -145,8 +148,9 @@ public final class Trainer {
 
     // MARK: The loop
 
-    /// Trains until ``TrainerConfiguration/steps``, a stop request, or divergence.
-    public func run() throws -> Outcome {
+    /// Trains until ``TrainerConfiguration/steps``, a stop request, divergence, or `deadline`
+    /// (checked between steps, so the last step may end a little after it).
+    public func run(until deadline: Date? = nil) throws -> Outcome {
         try FileManager.default.createDirectory(at: folder.appendingPathComponent("samples"), withIntermediateDirectories: true)
         Interruption.install()
         defer { Interruption.uninstall() }
@@ -155,7 +159,12 @@ public final class Trainer {
         let progress = ProgressReporter(total: configuration.steps, startStep: step, label: "step", lineEvery: configuration.logEvery)
         var windowStart = Date(), windowImages = 0
         task.model.train()
+        var reachedDeadline = false
         while step < configuration.steps {
+            if let deadline, Date() >= deadline {
+                reachedDeadline = true
+                break
+            }
             if Interruption.isRequested {
                 if showsProgress { progress.finishLine() }
                 try save()
@@ -194,16 +203,17 @@ public final class Trainer {
                 if progressKey != "loss", let value = result.metrics[progressKey] { fields.append("\(progressKey) \(String(format: "%.4f", value))") }
                 progress.update(step: step, fields: fields)
             }
-            if configuration.sampleEvery > 0 && step % configuration.sampleEvery == 0 && step < configuration.steps {
+            if task.drawsSamples && configuration.sampleEvery > 0 && step % configuration.sampleEvery == 0 && step < configuration.steps {
                 try writeSamples()
             }
             if configuration.checkpointEvery > 0 && step % configuration.checkpointEvery == 0 && step < configuration.steps {
                 try save()
             }
         }
+        if showsProgress && reachedDeadline { progress.finishLine() }
         try save()
-        try writeSamples()
-        return .finished
+        if task.drawsSamples { try writeSamples() }
+        return reachedDeadline ? .reachedTimeLimit : .finished
     }
 
     /// What one training step did.

@@ -30,10 +30,15 @@ public protocol TrainingTask: AnyObject {
     /// Called before every training step with the step's index (from 0), for schedules that
     /// live in the task (a VAE's KL warm-up). The default does nothing.
     func willTrain(step: Int)
+
+    /// Whether the task draws images: the trainer writes sample grids only for tasks that do
+    /// (a feature classifier does not). The default is true.
+    var drawsSamples: Bool { get }
 }
 
 extension TrainingTask {
     public func willTrain(step: Int) {}
+    public var drawsSamples: Bool { true }
 }
 
 /// One player of a task trained by alternating updates: the module it updates, how many

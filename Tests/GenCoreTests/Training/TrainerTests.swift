@@ -118,4 +118,32 @@ struct TrainerTests {
         #expect(try PNG.decode(PNG.encode(image)) == image)
         #expect(image.pixels.contains { $0 != 255 })
     }
+
+    /// A deadline stops the run saved, with its samples, as a finished run would be; resuming
+    /// goes on to the configured steps.
+    @Test func deadlineStopsSavedAndResumable() throws {
+        let scratch = try TemporaryFolder()
+        let trainer = try makeTrainer(ToyTask(), folder: scratch.url, steps: 6)
+        #expect(try trainer.run(until: Date()) == .reachedTimeLimit)
+        #expect(trainer.step == 0)
+        #expect(FileManager.default.fileExists(atPath: trainer.checkpointURL.path))
+        #expect(FileManager.default.fileExists(atPath: scratch.url.appendingPathComponent("samples/step-000000.png").path))
+        let resumed = try makeTrainer(ToyTask(), folder: scratch.url, steps: 6)
+        try resumed.resume()
+        #expect(try resumed.run(until: Date().addingTimeInterval(600)) == .finished)
+        #expect(resumed.step == 6)
+    }
+
+    /// A task that draws no images (a classifier) trains on labelled batches and gets no grids.
+    @Test func classifierTrainsWithoutSampleGrids() throws {
+        let scratch = try TemporaryFolder()
+        let data = try HDF5Dataset(url: dataFixtures.appendingPathComponent("chunked_gzip.h5"))
+        let loader = BatchLoader(dataset: data, batchSize: 8, seed: 1, pixelRange: .symmetric)
+        let task = FeatureClassifier(FeatureClassifierConfiguration(imageShape: [1, 8, 8], classes: 10, channels: 4, features: 8))
+        let trainer = Trainer(task: task, loader: loader, optimizer: Adam(learningRate: 1e-3),
+                              configuration: TrainerConfiguration(steps: 3, batchSize: 8, sampleEvery: 1, logEvery: 1), folder: scratch.url, configJSON: "{}")
+        trainer.showsProgress = false
+        #expect(try trainer.run() == .finished)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.url.appendingPathComponent("samples").path).isEmpty)
+    }
 }
