@@ -10,6 +10,9 @@ public final class ProgressReporter {
     private let start = Date()
     private let startStep: Int
     private var lastDraw = Date.distantPast
+    /// A time at which the work stops whatever the step (a training time limit): the ETA is
+    /// never later than it.
+    public var deadline: Date?
 
     public init(total: Int, startStep: Int = 0, label: String, lineEvery: Int = 50, isTerminal: Bool = isatty(STDERR_FILENO) != 0) {
         self.total = total
@@ -27,7 +30,8 @@ public final class ProgressReporter {
     /// Reports step `step` (1-based) with extra `fields` like `loss 0.031`.
     public func update(step: Int, fields: [String] = []) {
         let rate = rate(at: step)
-        let remaining = rate > 0 ? Double(total - step) / rate : 0
+        var remaining = rate > 0 ? Double(total - step) / rate : 0
+        if let deadline { remaining = min(remaining, max(0, deadline.timeIntervalSinceNow)) }
         let text = "\(label) \(step)/\(total) \(fields.joined(separator: " ")) \(String(format: "%.2f", rate)) it/s ETA \(Self.clock(remaining))"
         if isTerminal {
             guard step == total || Date().timeIntervalSince(lastDraw) > 0.1 else { return }

@@ -157,6 +157,7 @@ public final class Trainer {
         let metrics = try openMetrics()
         defer { try? metrics.close() }
         let progress = ProgressReporter(total: configuration.steps, startStep: step, label: "step", lineEvery: configuration.logEvery)
+        progress.deadline = deadline
         var windowStart = Date(), windowImages = 0
         task.model.train()
         var reachedDeadline = false
