@@ -23,7 +23,8 @@ struct Eval: ParsableCommand {
             --metric accuracy: classifier runs: the fraction of labelled test images classified correctly.
             """)
 
-    enum Metric: String, CaseIterable { case fid, kid, pr, bpd, nll, accuracy
+    enum Metric: String, CaseIterable {
+        case fid, kid, pr, bpd, nll, accuracy
         var isSampleMetric: Bool { [.fid, .kid, .pr].contains(self) }
     }
     /// Comma-separated metrics.
@@ -119,7 +120,7 @@ struct Eval: ParsableCommand {
     func run() throws {
         try reportingFailures {
             if let threads { Threads.set(threads) }
-            if floor { return try evaluateSampleQuality(run: nil) }
+            if floor { return try evaluateSampleQuality(run: nil, metrics: metric?.values ?? [.fid, .kid, .pr]) }
             let folder = URL(fileURLWithPath: runFolder!)
             let checkpointURL = folder.appendingPathComponent("checkpoint.safetensors")
             guard FileManager.default.fileExists(atPath: checkpointURL.path) else {

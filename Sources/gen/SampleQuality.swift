@@ -149,7 +149,7 @@ extension Eval {
     }
 
     /// `--metric fid,kid,pr` of a run, or of the test images themselves (`--floor`, `run` nil).
-    func evaluateSampleQuality(run: (folder: URL, checkpoint: RunCheckpoint, kind: String)?, metrics: [Metric] = [.fid, .kid, .pr]) throws {
+    func evaluateSampleQuality(run: (folder: URL, checkpoint: RunCheckpoint, kind: String)?, metrics: [Metric]) throws {
         try HDF5Guard.check(data, dataset: dataset)
         let test = try HDF5Dataset(url: URL(fileURLWithPath: data), options: .init(dataset: dataset, readLabels: false))
         let imageShape = try run.map { try RunKind.decode($0.checkpoint.configJSON).data.imageShape } ?? test.imageShape

@@ -425,7 +425,7 @@ enum TrainingRun {
         if common.resume != nil { try HDF5Guard.check(source.path, dataset: source.dataset) }
         let data = try HDF5Dataset(url: URL(fileURLWithPath: source.path), options: .init(dataset: source.dataset, readLabels: needsLabels))
         if needsLabels && data.labelsName == nil {
-            throw Failure(message: "\(source.path): no labels beside the images (a rank-1 integer dataset named labels, label, y or targets); a \(kind) needs them", code: Exit.badData)
+            throw TrainingRun.noLabels(source.path, kind: kind)
         }
         guard data.imageShape == source.imageShape else {
             throw Failure(message: "\(source.path): images are \(data.imageShape), the run was made for \(source.imageShape)", code: Exit.badData)
@@ -467,6 +467,10 @@ enum TrainingRun {
         try afterTraining?(task, data, rows == nil ? [] : BatchLoader.split(count: data.count, testFraction: source.holdout!, seed: configuration.training.seed).test)
     }
 
+    static func noLabels(_ path: String, kind: String) -> Failure {
+        Failure(message: "\(path): no labels beside the images (a rank-1 integer dataset named labels, label, y or targets); a \(kind) needs them", code: Exit.badData)
+    }
+
     static func defaultRunFolder(kind: String) -> String {
         let formatter = DateFormatter()
         formatter.dateFormat = "yyyyMMdd-HHmmss"
@@ -493,7 +497,7 @@ struct TrainClassifier: ParsableCommand {
                                     needsLabels: true) { data in
                 let labelled = try HDF5Dataset(url: URL(fileURLWithPath: data.path), options: .init(dataset: data.dataset))
                 guard labelled.labelsName != nil, let labels = try labelled.labels(at: Array(0..<labelled.count)) else {
-                    throw Failure(message: "\(data.path): no labels beside the images (a rank-1 integer dataset named labels, label, y or targets); a classifier needs them", code: Exit.badData)
+                    throw TrainingRun.noLabels(data.path, kind: "classifier")
                 }
                 guard let smallest = labels.min(), smallest >= 0 else {
                     throw Failure(message: "\(data.path): labels must be class numbers 0, 1, …; found \(labels.min() ?? 0)", code: Exit.badData)

@@ -46,6 +46,9 @@ struct EvalCommandTests {
         let again = try runGen(["eval", "--floor", "--data", data, "--n", "25", "--features", classifier])
         #expect(again.standardError.contains("from the cache"))
         #expect(try jsonLine(again)["fid"] as? Double == first["fid"] as? Double)
+        // one metric alone
+        let fidOnly = try jsonLine(try runGen(["eval", "--floor", "--data", data, "--n", "25", "--features", classifier, "--metric", "fid"]))
+        #expect(fidOnly["fid"] as? Double == first["fid"] as? Double && fidOnly["kid"] == nil && fidOnly["precision"] == nil, "\(fidOnly)")
     }
 
     /// Every generative family is scored by fid, kid and pr against the same test images.
@@ -54,6 +57,7 @@ struct EvalCommandTests {
         let (data, classifier) = try classifierRun(scratch)
         let runs: [(String, [String])] = [
             ("ddpm", tinyDiffusionTraining("ddpm", scratch.path("ddpm"), steps: 2)),
+            ("sde", tinyDiffusionTraining("sde", scratch.path("sde"), steps: 2, extra: ["--sde", "ve"])),
             ("flow", tinyDiffusionTraining("flow", scratch.path("flow"), steps: 2)),
             ("vae", tinyLikelihoodTraining("vae", scratch.path("vae"), steps: 2)),
             ("realnvp", tinyLikelihoodTraining("realnvp", scratch.path("realnvp"), steps: 2)),

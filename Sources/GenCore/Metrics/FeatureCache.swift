@@ -2,6 +2,7 @@ import Foundation
 
 /// A 64-bit FNV-1a hash of bytes, as 16 hex digits: enough to key caches by content.
 public enum ContentHash {
+    /// The hash of `bytes`, continuing from `hash` (the FNV offset basis to start).
     public static func of(_ bytes: UnsafeRawBufferPointer, continuing hash: UInt64 = 0xcbf2_9ce4_8422_2325) -> UInt64 {
         var h = hash
         for byte in bytes {
@@ -11,6 +12,7 @@ public enum ContentHash {
         return h
     }
 
+    /// The hash of a string's UTF-8 bytes as 16 hex digits.
     public static func of(_ text: String) -> String {
         var bytes = Array(text.utf8)
         return hex(bytes.withUnsafeMutableBytes { of(UnsafeRawBufferPointer($0)) })

@@ -41,10 +41,13 @@ public struct FeatureStatistics: Sendable, Equatable {
 /// The last trace equals tr (Σ₁Σ₂)^½ (the two matrices are similar); the symmetric form needs
 /// only symmetric eigendecompositions (LAPACK `dsyevd`), with no complex parts to discard.
 public enum FrechetDistance {
+    /// The distance between the Gaussians of two feature sets' statistics (≥ 0).
     public static func between(_ a: FeatureStatistics, _ b: FeatureStatistics) -> Double {
         between(mean1: a.mean, covariance1: a.covariance, mean2: b.mean, covariance2: b.covariance)
     }
 
+    /// The distance between N(mean1, covariance1) and N(mean2, covariance2); covariances are
+    /// row-major symmetric positive semi-definite `[d, d]` matrices.
     public static func between(mean1: [Double], covariance1: [Double], mean2: [Double], covariance2: [Double]) -> Double {
         let d = mean1.count
         require(d >= 1 && mean2.count == d && covariance1.count == d * d && covariance2.count == d * d,

@@ -204,7 +204,7 @@ public final class Trainer {
                 if progressKey != "loss", let value = result.metrics[progressKey] { fields.append("\(progressKey) \(String(format: "%.4f", value))") }
                 progress.update(step: step, fields: fields)
             }
-            if task.drawsSamples && configuration.sampleEvery > 0 && step % configuration.sampleEvery == 0 && step < configuration.steps {
+            if configuration.sampleEvery > 0 && step % configuration.sampleEvery == 0 && step < configuration.steps {
                 try writeSamples()
             }
             if configuration.checkpointEvery > 0 && step % configuration.checkpointEvery == 0 && step < configuration.steps {
@@ -213,7 +213,7 @@ public final class Trainer {
         }
         if showsProgress && reachedDeadline { progress.finishLine() }
         try save()
-        if task.drawsSamples { try writeSamples() }
+        try writeSamples()
         return reachedDeadline ? .reachedTimeLimit : .finished
     }
 
@@ -278,8 +278,10 @@ public final class Trainer {
         return result
     }
 
-    /// Writes `samples/step-NNNNNN.png` from the EMA weights, leaving training state untouched.
+    /// Writes `samples/step-NNNNNN.png` from the EMA weights, leaving training state untouched
+    /// (nothing for a task that draws no images).
     public func writeSamples() throws {
+        guard task.drawsSamples else { return }
         let images = try withSamplingWeights {
             task.samples(count: configuration.sampleCount, generator: RandomGenerator(seed: configuration.seed, stream: .sampling))
         }
