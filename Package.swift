@@ -34,7 +34,10 @@ let package = Package(
         // glibc's mallopt, which Swift's Glibc module leaves out.
         .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
 
-        .target(name: "GenCore", dependencies: ["CBLAS", "CHDF5", "CPNG", "CZlib", "CMalloc"]),
+        // Element-wise kernels built per CPU generation (AVX-512, AVX2, baseline), picked at load.
+        .target(name: "CKernels", path: "Sources/CKernels"),
+
+        .target(name: "GenCore", dependencies: ["CBLAS", "CHDF5", "CPNG", "CZlib", "CMalloc", "CKernels"]),
         .target(name: "Diffusion", dependencies: ["GenCore"]),
         .target(name: "VAE", dependencies: ["GenCore"]),
         .target(name: "Flows", dependencies: ["GenCore"]),

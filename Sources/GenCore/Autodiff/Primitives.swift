@@ -177,8 +177,8 @@ extension Tensor {
     /// SiLU (swish) x·σ(x) element-wise, fused: one pass forward, one backward.
     public func silu() -> Tensor {
         let x = self
-        let y = Kernels.map(x, SiLUKernel())
-        return record(y, inputs: [x]) { g in [Kernels.zip(g, x, SiLUGradient(), op: "silu")] }
+        let y = Kernels.silu(x)
+        return record(y, inputs: [x]) { g in [Kernels.siluGradient(g, x)] }
     }
 
     /// The sine element-wise.

@@ -43,6 +43,21 @@ struct TensorTests {
         #expect(Tensor([Float](repeating: 0, count: 1)).exp().item == 1)
     }
 
+    /// SiLU and its gradient come from a C kernel built per CPU generation: they agree with
+    /// x·σ(x) and σ(x)·(1 + x(1 − σ(x))) from the Swift kernels over the whole range (odd
+    /// counts leave vector remainders), keep the limits, and pass NaN through.
+    @Test func siluKernelMatchesTheSwiftDefinition() {
+        let x = Tensor.linspace(-100, 100, count: 20_003)
+        let sigmoid = x.sigmoid()
+        #expect(allClose(x.silu(), x * sigmoid, rtol: 1e-6, atol: 1e-7))
+        let g = Tensor.linspace(-2, 3, count: 20_003)
+        let (_, gradients) = valueAndGrad(at: [x]) { inputs in (inputs[0].silu() * g).sum() }
+        let expected = g * sigmoid * ((x * (1 - sigmoid)) + 1)
+        #expect(allClose(gradients[0], expected, rtol: 1e-5, atol: 1e-6))
+        let edges = Tensor([-1000, 1000, .nan, 0]).silu().scalars
+        #expect(edges[0] == 0 && edges[1] == 1000 && edges[2].isNaN && edges[3] == 0, "\(edges)")
+    }
+
     @Test func comparisonsAndWhere() {
         let a = Tensor([1, 5, 3]), b = Tensor([2, 5, 1])
         #expect(a.less(b).scalars == [1, 0, 0])
