@@ -171,7 +171,15 @@ extension Tensor {
     public func relu() -> Tensor {
         let x = self
         let y = Kernels.map(x, ReLUKernel())
-        return record(y, inputs: [x]) { g in [Kernels.zip(g, Kernels.map(x, StepKernel()), MultiplyKernel(), op: "relu")] }
+        return record(y, inputs: [x]) { g in [Kernels.zip(g, x, LeakyReLUGradient(slope: 0), op: "relu")] }
+    }
+
+    /// Leaky ReLU: x for x > 0, `slope`·x otherwise, in one pass each way; the gradient at 0
+    /// is `slope`, as PyTorch's.
+    public func leakyReLU(slope: Float = 0.01) -> Tensor {
+        let x = self
+        let y = Kernels.map(x, LeakyReLUKernel(slope: slope))
+        return record(y, inputs: [x]) { g in [Kernels.zip(g, x, LeakyReLUGradient(slope: slope), op: "leakyReLU")] }
     }
 
     /// SiLU (swish) x·σ(x) element-wise, fused: one pass forward, one backward.

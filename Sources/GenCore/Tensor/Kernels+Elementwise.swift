@@ -174,7 +174,16 @@ struct TanhKernel: UnaryKernel { @inline(__always) func callAsFunction(_ x: Floa
 struct SinKernel: UnaryKernel { @inline(__always) func callAsFunction(_ x: Float) -> Float { sinf(x) } }
 struct CosKernel: UnaryKernel { @inline(__always) func callAsFunction(_ x: Float) -> Float { cosf(x) } }
 struct ReLUKernel: UnaryKernel { @inline(__always) func callAsFunction(_ x: Float) -> Float { x > 0 ? x : 0 } }
-struct StepKernel: UnaryKernel { @inline(__always) func callAsFunction(_ x: Float) -> Float { x > 0 ? 1 : 0 } }
+struct LeakyReLUKernel: UnaryKernel {
+    let slope: Float
+    @inline(__always) func callAsFunction(_ x: Float) -> Float { x > 0 ? x : slope * x }
+}
+
+/// The (leaky) ReLU's derivative times the incoming gradient, in one pass: g for x > 0, else slope·g.
+struct LeakyReLUGradient: BinaryKernel {
+    let slope: Float
+    @inline(__always) func callAsFunction(_ g: Float, _ x: Float) -> Float { x > 0 ? g : slope * g }
+}
 
 struct AffineKernel: UnaryKernel {
     let scale: Float, shift: Float

@@ -103,9 +103,6 @@ private struct FiniteOrZero: UnaryKernel {
 // MARK: - Activations
 
 extension Tensor {
-    /// Leaky ReLU: x for x > 0, `slope`·x otherwise.
-    public func leakyReLU(slope: Float = 0.01) -> Tensor { relu() - (-self).relu() * slope }
-
     /// GELU with the exact error function (PyTorch's default): x·Φ(x).
     public func gelu() -> Tensor { self * ((self * Float(1 / 2.0.squareRoot())).erf() + 1) * 0.5 }
 
