@@ -126,6 +126,30 @@ extension Kernels {
 
     /// The adjoint of ``pad``: the input's pixels out of the phased layout.
     private static func unpad(_ padded: UnsafePointer<Float>, _ g: ConvGeometry, _ l: ShiftedLayout, into target: UnsafeMutablePointer<Float>) {
+        if g.strideW == 2 {
+            // The reverse of pad's split: interleave a row's two column phases, sixteen lanes at a time.
+            for c in 0..<g.inChannels {
+                for h in 0..<g.height {
+                    let row = h + g.padH, line = target + (c * g.height + h) * g.width
+                    let rowStart = (row % g.strideH) * 2 * l.phaseSize + c * l.channelStride + (row / g.strideH) * l.phaseWidth
+                    let even = padded + rowStart + (g.padW % 2) * l.phaseSize + g.padW / 2
+                    let odd = padded + rowStart + ((1 + g.padW) % 2) * l.phaseSize + (1 + g.padW) / 2
+                    var w = 0
+                    while w + 16 <= g.width {
+                        let e = UnsafeRawPointer(even + w / 2).loadUnaligned(as: SIMD8<Float>.self)
+                        let o = UnsafeRawPointer(odd + w / 2).loadUnaligned(as: SIMD8<Float>.self)
+                        let lanes = SIMD16<Float>(e[0], o[0], e[1], o[1], e[2], o[2], e[3], o[3], e[4], o[4], e[5], o[5], e[6], o[6], e[7], o[7])
+                        UnsafeMutableRawPointer(line + w).storeBytes(of: lanes, as: SIMD16<Float>.self)
+                        w += 16
+                    }
+                    while w < g.width {
+                        line[w] = w % 2 == 0 ? even[w / 2] : odd[w / 2]
+                        w += 1
+                    }
+                }
+            }
+            return
+        }
         forEachPhasedRun(g, l) { line, start, step, position, count in
             if step == 1 {
                 (target + line + start).update(from: padded + position, count: count)
