@@ -95,11 +95,10 @@ extension Kernels {
             // Both column phases of a row at once: even and odd lanes of sixteen.
             for c in 0..<g.inChannels {
                 for h in 0..<g.height {
-                    let row = h + g.padH, line = source + (c * g.height + h) * g.width
-                    let rowStart = (row % g.strideH) * 2 * l.phaseSize + c * l.channelStride + (row / g.strideH) * l.phaseWidth
+                    let line = source + (c * g.height + h) * g.width
                     // columns w = 0, 2, 4, … and w = 1, 3, 5, … each land in one run
-                    let even = padded + rowStart + (g.padW % 2) * l.phaseSize + g.padW / 2
-                    let odd = padded + rowStart + ((1 + g.padW) % 2) * l.phaseSize + (1 + g.padW) / 2
+                    let runs = columnPhaseRuns(channel: c, row: h, g, l)
+                    let even = padded + runs.even, odd = padded + runs.odd
                     var w = 0
                     while w + 16 <= g.width {
                         let lanes = UnsafeRawPointer(line + w).loadUnaligned(as: SIMD16<Float>.self)
@@ -130,10 +129,9 @@ extension Kernels {
             // The reverse of pad's split: interleave a row's two column phases, sixteen lanes at a time.
             for c in 0..<g.inChannels {
                 for h in 0..<g.height {
-                    let row = h + g.padH, line = target + (c * g.height + h) * g.width
-                    let rowStart = (row % g.strideH) * 2 * l.phaseSize + c * l.channelStride + (row / g.strideH) * l.phaseWidth
-                    let even = padded + rowStart + (g.padW % 2) * l.phaseSize + g.padW / 2
-                    let odd = padded + rowStart + ((1 + g.padW) % 2) * l.phaseSize + (1 + g.padW) / 2
+                    let line = target + (c * g.height + h) * g.width
+                    let runs = columnPhaseRuns(channel: c, row: h, g, l)
+                    let even = padded + runs.even, odd = padded + runs.odd
                     var w = 0
                     while w + 16 <= g.width {
                         let e = UnsafeRawPointer(even + w / 2).loadUnaligned(as: SIMD8<Float>.self)
@@ -157,6 +155,15 @@ extension Kernels {
                 for k in 0..<count { target[line + start + k * step] = padded[position + k] }
             }
         }
+    }
+
+    /// With column stride 2: where input row `row` of `channel`'s even columns (w = 0, 2, …) and
+    /// odd columns (w = 1, 3, …) start in the phased layout, each a contiguous run.
+    @inline(__always)
+    private static func columnPhaseRuns(channel c: Int, row h: Int, _ g: ConvGeometry, _ l: ShiftedLayout) -> (even: Int, odd: Int) {
+        let row = h + g.padH
+        let rowStart = (row % g.strideH) * 2 * l.phaseSize + c * l.channelStride + (row / g.strideH) * l.phaseWidth
+        return (rowStart + (g.padW % 2) * l.phaseSize + g.padW / 2, rowStart + ((1 + g.padW) % 2) * l.phaseSize + (1 + g.padW) / 2)
     }
 
     /// Walks the input's pixels as runs that are contiguous in the phased layout: for every
