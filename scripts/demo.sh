@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The demo: installs what it needs, builds gen in release mode, makes datasets/mnist.h5 if it is
-# missing, trains a small DDPM on it (about 3.5 minutes on 2 cores) and writes samples.png:
+# missing, trains a small DDPM on it (about 3 minutes on 2 cores) and writes samples.png:
 # 64 samples in an 8×8 grid (ancestral sampling, 200 steps).
 set -euo pipefail
 cd "$(dirname "$0")/.."
