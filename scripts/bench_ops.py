@@ -40,27 +40,37 @@ def main():
         A.grad = B.grad = None
         (A @ B).backward(G)
 
-    x = torch.randn(64, 64, 28, 28, requires_grad=True)
-    conv = torch.nn.Conv2d(64, 64, 3, padding=1)
-    g = torch.randn(64, 64, 28, 28)
+    print(json.dumps({"op": "matmul", "shape": "512x512 @ 512x512", "framework": "pytorch-" + torch.__version__,
+                      "forward_s": median_seconds(mm_fwd, a.reps), "forward_backward_s": median_seconds(mm_bwd, a.reps),
+                      "gflop_forward": 2 * 512**3 / 1e9}), flush=True)
 
-    def conv_fwd():
+    # the same convolutions as OpBenchmarks.convolutionCases: (in, out, size, kernel, stride, padding, transposed)
+    cases = [(64, 64, 28, 3, 1, 1, False), (32, 32, 28, 3, 1, 1, False), (32, 32, 14, 3, 1, 1, False),
+             (32, 32, 7, 3, 1, 1, False), (64, 64, 14, 3, 1, 1, False), (64, 64, 7, 3, 1, 1, False), (1, 64, 28, 4, 2, 1, False),
+             (64, 128, 14, 4, 2, 1, False), (128, 64, 7, 4, 2, 1, True), (64, 1, 14, 4, 2, 1, True)]
+    for cin, cout, size, k, s, p, transposed in cases:
+        x = torch.randn(64, cin, size, size, requires_grad=True)
+        layer = (torch.nn.ConvTranspose2d if transposed else torch.nn.Conv2d)(cin, cout, k, stride=s, padding=p)
         with torch.no_grad():
-            conv(x)
+            out_size = layer(x).shape[-1]
+        g = torch.randn(64, cout, out_size, out_size)
 
-    def conv_bwd():
-        x.grad = None
-        conv.zero_grad(set_to_none=True)
-        conv(x).backward(g)
+        def conv_fwd():
+            with torch.no_grad():
+                layer(x)
 
-    for op, shape, fwd, bwd, gflop in [
-        ("matmul", "512x512 @ 512x512", mm_fwd, mm_bwd, 2 * 512**3 / 1e9),
-        ("conv2d", "64x64x28x28, 64->64, 3x3, pad 1", conv_fwd, conv_bwd, 2 * 64 * 64 * 28 * 28 * 64 * 9 / 1e9),
-    ]:
-        print(json.dumps({"op": op, "shape": shape, "framework": "pytorch-" + torch.__version__,
-                          "forward_s": median_seconds(fwd, a.reps), "forward_backward_s": median_seconds(bwd, a.reps),
-                          "gflop_forward": gflop}), flush=True)
+        def conv_bwd():
+            x.grad = None
+            layer.zero_grad(set_to_none=True)
+            layer(x).backward(g)
 
+        shape = f"64x{cin}x{size}x{size}, {cin}->{cout}, {k}x{k}" + (f", stride {s}" if s != 1 else "") \
+            + (f", pad {p}" if p else "") + (", transposed" if transposed else "")
+        pixels = size * size if transposed else out_size * out_size
+        print(json.dumps({"op": "conv_transpose2d" if transposed else "conv2d", "shape": shape,
+                          "framework": "pytorch-" + torch.__version__,
+                          "forward_s": median_seconds(conv_fwd, a.reps), "forward_backward_s": median_seconds(conv_bwd, a.reps),
+                          "gflop_forward": 2 * 64 * pixels * cin * cout * k * k / 1e9}), flush=True)
 
 if __name__ == "__main__":
     main()
