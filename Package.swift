@@ -49,7 +49,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
-        .testTarget(name: "GenCoreTests", dependencies: ["GenCore"]),
+        .testTarget(name: "GenCoreTests", dependencies: ["GenCore", "CKernels"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "GenCore"]),
         .testTarget(name: "VAETests", dependencies: ["VAE", "GenCore"]),
         .testTarget(name: "FlowsTests", dependencies: ["Flows", "GenCore"]),

@@ -11,4 +11,33 @@
 void gen_silu(const float *x, float *y, size_t count);
 /// out[i] = g[i]·σ(x[i])·(1 + x[i]·(1 − σ(x[i]))), SiLU's derivative times the incoming gradient.
 void gen_silu_gradient(const float *g, const float *x, float *out, size_t count);
+
+// Winograd F(2×2, 3×3) transforms for a 3×3 kernel with one pixel of padding
+// (Sources/CKernels/winograd.c). A plane [height, width] has ⌈height/2⌉ × ⌈width/2⌉ tiles of 2×2
+// outputs. A transformed layout holds 16 matrices ("taps") `tapStride` floats apart; in each,
+// channel k's tiles start at k·rowStride, tile (ty, tx) at ty·tilesW + tx.
+
+/// With `portable` non-zero, the transforms take their portable loops even where AVX-512 code
+/// exists (for tests that check both; the results are the same either way).
+void gen_kernels_set_portable(int portable);
+
+/// Bᵀ d B of every 4×4 input tile of `channels` planes [height, width]; tile (ty, tx) reads rows
+/// 2ty − 1 … 2ty + 2 and columns 2tx − 1 … 2tx + 2, zero outside the plane.
+void gen_winograd_input(const float *x, int channels, int height, int width,
+                        int tilesH, int tilesW, float *v, size_t tapStride, size_t rowStride);
+/// Aᵀ m A of every tile (+ bias[k], if given), written into `channels` planes [height, width]:
+/// tile (ty, tx) gives the 2×2 outputs at (2ty, 2tx); those past the plane's edge are dropped.
+void gen_winograd_output(const float *m, size_t tapStride, size_t rowStride, int channels,
+                         int height, int width, int tilesH, int tilesW, const float *bias, float *y);
+/// A g Aᵀ of every 2×2 tile of `channels` gradient planes [height, width] (zero past the edge):
+/// the adjoint of the output transform, for the weight gradient.
+void gen_winograd_gradient(const float *g, int channels, int height, int width,
+                           int tilesH, int tilesW, float *v, size_t tapStride, size_t rowStride);
+/// G g Gᵀ of every 3×3 kernel of `w` [outChannels, inChannels, 3, 3], into `u` as 16 matrices
+/// [outChannels, inChannels]; with `flipTranspose`, of the kernel turned half a turn, into 16
+/// matrices [inChannels, outChannels]: the weights of the input gradient as a convolution.
+void gen_winograd_weights(const float *w, int outChannels, int inChannels, int flipTranspose, float *u);
+/// Gᵀ dU G of every tile of `du` (16 matrices [outChannels, inChannels]), into `dw`
+/// [outChannels, inChannels, 3, 3]: the adjoint of the weight transform.
+void gen_winograd_weights_adjoint(const float *du, int outChannels, int inChannels, float *dw);
 #endif

@@ -158,13 +158,16 @@ extension Kernels {
 
     /// Convolution: `[N, C, H, W] ⊛ [O, C/g, kh, kw] (+ bias [O]) → [N, O, OH, OW]`.
     ///
-    /// Ungrouped convolutions run as shifted products (`Kernels+ShiftedConvolution.swift`);
-    /// grouped ones unfold (im2col) and multiply here. Either way the batch is split over the
+    /// 3×3 stride-1 "same" convolutions run by Winograd (`Kernels+Winograd.swift`), other
+    /// ungrouped ones as shifted products (`Kernels+ShiftedConvolution.swift`); grouped ones
+    /// unfold (im2col) and multiply here. Either way the batch is split over the
     /// threads, each with its own single-threaded products: no thread waits for another until
     /// the end.
     static func convolve(_ input: Tensor, _ weight: Tensor, bias: Tensor?, _ g: ConvGeometry) -> Tensor {
         let output = Tensor(uninitializedShape: [g.batch, g.outChannels, g.outHeight, g.outWidth])
-        if usesShiftedProducts(g) {
+        if usesWinograd(g) {
+            winogradConvolve(input, weight, bias: bias, g, into: output)
+        } else if usesShiftedProducts(g) {
             shiftedConvolve(input, weight, bias: bias, g, into: output)
         } else {
             Threads.parallelFor(g.batch, costPerItem: sampleCost(g)) { samples in
@@ -218,6 +221,10 @@ extension Kernels {
     /// It is also the forward pass of a transposed convolution. Split over the batch like the forward pass.
     static func convolveBackwardInput(_ gradOutput: Tensor, _ weight: Tensor, _ g: ConvGeometry) -> Tensor {
         let gradInput = Tensor(uninitializedShape: [g.batch, g.inChannels, g.height, g.width])
+        if usesWinograd(g) {
+            winogradConvolveBackwardInput(gradOutput, weight, g, into: gradInput)
+            return gradInput
+        }
         if usesShiftedProducts(g) {
             shiftedConvolveBackwardInput(gradOutput, weight, g, into: gradInput)
             return gradInput
@@ -243,6 +250,7 @@ extension Kernels {
     /// The gradient of ``convolve(_:_:bias:_:)`` with respect to its weight: `[O, C/g, kh, kw]`.
     /// Each thread sums its samples' contributions; the partial sums are added in a fixed order.
     static func convolveBackwardWeight(_ input: Tensor, _ gradOutput: Tensor, _ g: ConvGeometry) -> Tensor {
+        if usesWinograd(g) { return winogradConvolveBackwardWeight(input, gradOutput, g) }
         if usesShiftedProducts(g) { return shiftedConvolveBackwardWeight(input, gradOutput, g) }
         let partials = Threads.parallelMap(g.batch, costPerItem: sampleCost(g)) { range -> TensorStorage in
             let gradWeight = TensorStorage(count: g.outChannels * g.patchSize, repeating: 0)

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import GenCore
 import Testing
@@ -166,8 +167,16 @@ struct TensorTests {
     /// sizes that split over the threads (three samples, uneven halves): the shifted products
     /// with odd planes; 3×3, 3×2 dilated, 5×5, no padding, 1×1 read in place and 1×1 padded,
     /// one small sample; strides 2 (DCGAN's 4×4; a row of 37 for the sixteen-lane phase split),
-    /// (3, 2) and (2, 1) with dilation; and im2col for one input channel.
+    /// (3, 2) and (2, 1) with dilation; and im2col for one input channel. Winograd F(2×2, 3×3)
+    /// (eight channels or more, 3×3, stride 1, pad 1, 100 pixels or more): odd planes whose last
+    /// tiles hang over the edge, batch 1, a row of 19 tiles (two vectors of them), a plane two
+    /// pixels wide, and 70 samples of 25 tiles each, several chunks a thread.
     @Test(arguments: [
+        ConvCase(batch: 3, inChannels: 8, outChannels: 16, height: 15, width: 13, kernel: (3, 3), stride: (1, 1), padding: (1, 1), dilation: (1, 1), groups: 1),
+        ConvCase(batch: 1, inChannels: 9, outChannels: 8, height: 11, width: 10, kernel: (3, 3), stride: (1, 1), padding: (1, 1), dilation: (1, 1), groups: 1),
+        ConvCase(batch: 2, inChannels: 8, outChannels: 12, height: 10, width: 37, kernel: (3, 3), stride: (1, 1), padding: (1, 1), dilation: (1, 1), groups: 1),
+        ConvCase(batch: 1, inChannels: 12, outChannels: 10, height: 51, width: 2, kernel: (3, 3), stride: (1, 1), padding: (1, 1), dilation: (1, 1), groups: 1),
+        ConvCase(batch: 70, inChannels: 8, outChannels: 8, height: 10, width: 10, kernel: (3, 3), stride: (1, 1), padding: (1, 1), dilation: (1, 1), groups: 1),
         ConvCase(batch: 3, inChannels: 8, outChannels: 16, height: 15, width: 13, kernel: (3, 3), stride: (2, 2), padding: (1, 1), dilation: (1, 1), groups: 1),
         ConvCase(batch: 3, inChannels: 5, outChannels: 7, height: 17, width: 19, kernel: (3, 3), stride: (1, 1), padding: (1, 1), dilation: (1, 1), groups: 1),
         ConvCase(batch: 3, inChannels: 4, outChannels: 6, height: 18, width: 17, kernel: (3, 2), stride: (1, 1), padding: (2, 0), dilation: (2, 2), groups: 1),
@@ -224,10 +233,29 @@ struct TensorTests {
         #expect(worst(gradients[1], gradWeight) < 2e-3, "weight gradient \(worst(gradients[1], gradWeight))")
     }
 
-    /// A stride-1 transposed convolution (the shifted products' adjoint as a forward pass) is
-    /// the adjoint of its convolution: ⟨conv(x), y⟩ = ⟨x, convᵀ(y)⟩.
-    @Test func stride1ConvTransposeIsAdjointOfConv() {
-        let w = randn([6, 4, 3, 3], seed: 2), x = randn([3, 4, 18, 17])
+    /// Winograd's transforms have AVX-512 code and portable loops; both give the same convolution
+    /// and gradients, to the bit, on ragged planes (odd sizes, a row of tiles longer than a vector).
+    @Test(arguments: [(15, 13), (10, 37), (51, 2)])
+    func winogradPortableTransformsMatchVectorOnes(_ size: (height: Int, width: Int)) {
+        let x = randn([2, 8, size.height, size.width]), w = randn([12, 8, 3, 3], seed: 2), bias = randn([12], seed: 4)
+        let cotangent = randn([2, 12, size.height, size.width], seed: 3)
+        func run() -> [Tensor] {
+            let (y, gradients) = vectorJacobianProduct(at: [x, w, bias], { $0[0].conv2d(weight: $0[1], bias: $0[2], padding: (1, 1)) }) { _ in cotangent }
+            return [y] + gradients
+        }
+        let vector = run()
+        gen_kernels_set_portable(1)
+        let portable = run()
+        gen_kernels_set_portable(0)
+        for (a, b) in zip(vector, portable) { #expect(a.scalars == b.scalars) }
+    }
+
+    /// A stride-1 transposed convolution (the shifted products' adjoint as a forward pass, and
+    /// Winograd's with eight channels or more) is the adjoint of its convolution:
+    /// ⟨conv(x), y⟩ = ⟨x, convᵀ(y)⟩.
+    @Test(arguments: [(6, 4), (12, 8)])
+    func stride1ConvTransposeIsAdjointOfConv(_ channels: (out: Int, in: Int)) {
+        let w = randn([channels.out, channels.in, 3, 3], seed: 2), x = randn([3, channels.in, 18, 17])
         let y = x.conv2d(weight: w, padding: (1, 1))
         let z = randn(y.shape, seed: 3)
         let back = z.convTranspose2d(weight: w, padding: (1, 1))
