@@ -407,15 +407,15 @@ extension Tensor {
     public func matmul(_ other: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
         let (a, b) = (self, other)
         let y = Kernels.matmul(a, b, transposeA: transposeA, transposeB: transposeB)
-        return record(y, inputs: [a, b]) { g in
+        return record(y, inputs: [a, b]) { g, wanted in
             // C = AB: dA = G·Bᵀ, dB = Aᵀ·G, with the transposes folded into the flags.
-            let ga = transposeA
+            let ga = !wanted[0] ? nil : transposeA
                 ? Kernels.matmul(b, g, transposeA: transposeB, transposeB: true)
                 : Kernels.matmul(g, b, transposeA: false, transposeB: !transposeB)
-            let gb = transposeB
+            let gb = !wanted[1] ? nil : transposeB
                 ? Kernels.matmul(g, a, transposeA: true, transposeB: transposeA)
                 : Kernels.matmul(a, g, transposeA: !transposeA, transposeB: false)
-            return [ga.summed(toShape: a.shape), gb.summed(toShape: b.shape)]
+            return [ga?.summed(toShape: a.shape), gb?.summed(toShape: b.shape)]
         }
     }
 }
@@ -446,10 +446,10 @@ extension Tensor {
         require(g.outHeight >= 1 && g.outWidth >= 1 && stride.0 >= 1 && stride.1 >= 1,
                 "conv2d: kernel \(weight.shape) does not fit input \(shape) with padding \(padding)")
         let y = Kernels.convolve(input, weight, bias: bias, g)
-        return record(y, inputs: bias.map { [input, weight, $0] } ?? [input, weight]) { gradient in
-            [Kernels.convolveBackwardInput(gradient, weight, g),
-             Kernels.convolveBackwardWeight(input, gradient, g),
-             bias == nil ? nil : Kernels.sumPerChannel(gradient)]
+        return record(y, inputs: bias.map { [input, weight, $0] } ?? [input, weight]) { gradient, wanted in
+            [wanted[0] ? Kernels.convolveBackwardInput(gradient, weight, g) : nil,
+             wanted[1] ? Kernels.convolveBackwardWeight(input, gradient, g) : nil,
+             bias != nil && wanted[2] ? Kernels.sumPerChannel(gradient) : nil]
         }
     }
 
@@ -480,10 +480,10 @@ extension Tensor {
             dilationH: dilation.0, dilationW: dilation.1, groups: groups)
         let y = Kernels.convolveBackwardInput(input, weight, g)
         if let bias { Kernels.addChannelBias(y, bias) }
-        return record(y, inputs: bias.map { [input, weight, $0] } ?? [input, weight]) { gradient in
-            [Kernels.convolve(gradient, weight, bias: nil, g),
-             Kernels.convolveBackwardWeight(gradient, input, g),
-             bias == nil ? nil : Kernels.sumPerChannel(gradient)]
+        return record(y, inputs: bias.map { [input, weight, $0] } ?? [input, weight]) { gradient, wanted in
+            [wanted[0] ? Kernels.convolve(gradient, weight, bias: nil, g) : nil,
+             wanted[1] ? Kernels.convolveBackwardWeight(gradient, input, g) : nil,
+             bias != nil && wanted[2] ? Kernels.sumPerChannel(gradient) : nil]
         }
     }
 

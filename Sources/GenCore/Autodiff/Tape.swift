@@ -143,3 +143,13 @@ private func recordSlow(
     result.node = tape.append(shape: output.shape, parents: parents, pullback: pullback)
     return result
 }
+
+/// As ``record(_:inputs:pullback:)``, for primitives whose input gradients are costly: the
+/// pullback is told which inputs are tracked (`wanted[i]`) and may return nil for the others,
+/// whose gradients would be dropped anyway (a network's input images, a detached batch).
+@inline(__always)
+func record(_ output: Tensor, inputs: [Tensor], selectivePullback: @escaping (Tensor, _ wanted: [Bool]) -> [Tensor?]) -> Tensor {
+    guard let tape = GradientTape.current else { return output }
+    let wanted = inputs.map { $0.trackedNode(in: tape) != nil }
+    return recordSlow(output, inputs: inputs, tape: tape) { selectivePullback($0, wanted) }
+}
