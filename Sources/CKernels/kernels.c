@@ -45,3 +45,21 @@ void gen_silu_gradient(const float *g, const float *x, float *out, size_t count)
         out[i] = g[i] * s * (1.0f + x[i] * (1.0f - s));
     }
 }
+
+GEN_MULTIVERSION
+void gen_adam_update(float *restrict parameter, const float *restrict gradient, float *restrict average,
+                     float *restrict averageSquare, size_t count, float weight, int lerpFromStart, float beta2,
+                     float l2, float shrink, float stepSize, float correction2Root, float epsilon) {
+    // The same operations in the same order as the Swift loop this replaced (and as PyTorch's
+    // single-tensor Adam): no fused multiply-adds, so every lane rounds as the scalar code does.
+#pragma clang fp contract(off)
+    for (size_t i = 0; i < count; i++) {
+        float p = parameter[i], m = average[i];
+        float grad = gradient[i] + l2 * p;
+        float mi = lerpFromStart ? m + weight * (grad - m) : grad - (grad - m) * (1 - weight);
+        float vi = averageSquare[i] * beta2 + (1 - beta2) * grad * grad;
+        average[i] = mi;
+        averageSquare[i] = vi;
+        parameter[i] = p * shrink + -stepSize * (mi / (__builtin_elementwise_sqrt(vi) / correction2Root + epsilon));
+    }
+}

@@ -12,6 +12,13 @@ void gen_silu(const float *x, float *y, size_t count);
 /// out[i] = g[i]·σ(x[i])·(1 + x[i]·(1 − σ(x[i]))), SiLU's derivative times the incoming gradient.
 void gen_silu_gradient(const float *g, const float *x, float *out, size_t count);
 
+/// One Adam step over `count` elements in place (GenCore's `Adam.update` computes the scalars):
+/// grad = g + l2·p; m ← lerp(m, grad, weight); v ← β₂·v + (1 − β₂)·grad²;
+/// p ← shrink·p − stepSize · m / (√v / correction2Root + ε).
+void gen_adam_update(float *parameter, const float *gradient, float *average, float *averageSquare, size_t count,
+                     float weight, int lerpFromStart, float beta2, float l2, float shrink, float stepSize,
+                     float correction2Root, float epsilon);
+
 // Winograd F(2×2, 3×3) transforms for a 3×3 kernel with one pixel of padding
 // (Sources/CKernels/winograd.c). A plane [height, width] has ⌈height/2⌉ × ⌈width/2⌉ tiles of 2×2
 // outputs. A transformed layout holds 16 matrices ("taps") `tapStride` floats apart; in each,

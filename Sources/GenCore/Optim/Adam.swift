@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Adam (Kingma & Ba 2015, Algorithm 1) with PyTorch's semantics: bias-corrected moments,
@@ -32,37 +33,11 @@ public class Adam: Optimizer {
         let weight = 1 - b1
         let l2 = decoupled ? 0 : decay, shrink = decoupled ? 1 - lr * decay : 1
         let lerpFromStart = weight < 0.5
-        // Sixteen lanes at a time (the compiler does not vectorize the sqrt and division of a
-        // plain loop over four pointers that might alias), the same arithmetic per lane.
-        typealias Lanes = SIMD16<Float>
+        // 2. weight decay (decoupled shrinks the weight, L2 adds to the gradient), the moments
+        //    (the first as torch.lerp computes it) and the step, in C: sixteen lanes with AVX-512
         Threads.parallelFor(parameter.count, costPerItem: 8) { range in
-            var i = range.lowerBound
-            while i + 16 <= range.upperBound {
-                let pv = UnsafeRawPointer(p + i).loadUnaligned(as: Lanes.self)
-                let gv = UnsafeRawPointer(g + i).loadUnaligned(as: Lanes.self)
-                let mv = UnsafeRawPointer(m + i).loadUnaligned(as: Lanes.self)
-                let vv = UnsafeRawPointer(v + i).loadUnaligned(as: Lanes.self)
-                // 2. weight decay: decoupled (AdamW) shrinks the weight, L2 (Adam) adds to the gradient
-                let grad = gv + l2 * pv
-                // 3. moments (the first as torch.lerp computes it)
-                let mi = lerpFromStart ? mv + weight * (grad - mv) : grad - (grad - mv) * (1 - weight)
-                let vi = vv * b2 + (1 - b2) * grad * grad
-                // 4. step
-                let pi = pv * shrink + -stepSize * (mi / (vi.squareRoot() / correction2Root + eps))
-                UnsafeMutableRawPointer(m + i).storeBytes(of: mi, as: Lanes.self)
-                UnsafeMutableRawPointer(v + i).storeBytes(of: vi, as: Lanes.self)
-                UnsafeMutableRawPointer(p + i).storeBytes(of: pi, as: Lanes.self)
-                i += 16
-            }
-            while i < range.upperBound {
-                let grad = g[i] + l2 * p[i]
-                let mi = lerpFromStart ? m[i] + weight * (grad - m[i]) : grad - (grad - m[i]) * (1 - weight)
-                let vi = v[i] * b2 + (1 - b2) * grad * grad
-                m[i] = mi
-                v[i] = vi
-                p[i] = p[i] * shrink + -stepSize * (mi / (vi.squareRoot() / correction2Root + eps))
-                i += 1
-            }
+            gen_adam_update(p + range.lowerBound, g + range.lowerBound, m + range.lowerBound, v + range.lowerBound, range.count,
+                            weight, lerpFromStart ? 1 : 0, b2, l2, shrink, stepSize, correction2Root, eps)
         }
     }
 }
