@@ -19,6 +19,13 @@ void gen_adam_update(float *parameter, const float *gradient, float *average, fl
                      float weight, int lerpFromStart, float beta2, float l2, float shrink, float stepSize,
                      float correction2Root, float epsilon);
 
+/// One task of a parallel region: `task` is 0 … tasks − 1.
+typedef void (*gen_task_fn)(void *context, int task);
+/// Runs fn(context, 0 … tasks − 1) on the calling thread and the pool's workers (Sources/CKernels/
+/// pool.c), returning when all are done: 1. Returns 0 without running anything when `tasks` < 2
+/// or another thread's region holds the pool; the caller then runs the tasks itself.
+int gen_pool_run(int tasks, gen_task_fn fn, void *context);
+
 // Winograd F(2×2, 3×3) transforms for a 3×3 kernel with one pixel of padding
 // (Sources/CKernels/winograd.c). A plane [height, width] has ⌈height/2⌉ × ⌈width/2⌉ tiles of 2×2
 // outputs. A transformed layout holds 16 matrices ("taps") `tapStride` floats apart; in each,

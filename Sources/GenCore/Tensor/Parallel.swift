@@ -1,4 +1,5 @@
 import CBLAS
+import CKernels
 import Dispatch
 import Foundation
 
@@ -91,15 +92,22 @@ public enum Threads {
         return results.map { $0! }
     }
 
-    /// Runs `body(0)`, …, `body(tasks − 1)` concurrently, each marked as inside a parallel region.
+    /// Runs `body(0)`, …, `body(tasks − 1)` concurrently, each marked as inside a parallel region:
+    /// on CKernels' pool (`gen_pool_run`, whose workers stay awake between the many short regions
+    /// of a training step), or on the caller alone while another thread's region holds the pool.
     private static func run(_ tasks: Int, _ body: (Int) -> Void) {
         withoutActuallyEscaping(body) { body in
-            let work = UncheckedSendable(body)
-            DispatchQueue.concurrentPerform(iterations: tasks) { t in
+            var task: (Int) -> Void = { t in
                 let outer = pthread_getspecific(insideKey)
                 pthread_setspecific(insideKey, UnsafeRawPointer(bitPattern: 1))
-                work.value(t)
+                body(t)
                 pthread_setspecific(insideKey, outer)
+            }
+            withUnsafeMutablePointer(to: &task) { task in
+                let ran = gen_pool_run(Int32(tasks), { context, t in
+                    context!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(Int(t))
+                }, task)
+                if ran == 0 { for t in 0..<tasks { task.pointee(t) } }
             }
         }
     }

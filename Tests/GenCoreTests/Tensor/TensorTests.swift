@@ -384,3 +384,37 @@ struct RandomTests {
         #expect(permutation.sorted() == Array(0..<50) && permutation != Array(0..<50))
     }
 }
+
+@Suite("Worker pool")
+struct WorkerPoolTests {
+    /// Every task of every region runs exactly once, on the pool or (while another thread's
+    /// region holds it) on the caller: 3 threads × 3,000 back-to-back regions of 2 to 9 tasks.
+    @Test func everyTaskRunsOnceUnderContention() {
+        let failures = UnsafeMutableBufferPointer<Int>.allocate(capacity: 3)
+        failures.initialize(repeating: 0)
+        defer { failures.deallocate() }
+        let shared = UncheckedBox(failures)
+        DispatchQueue.concurrentPerform(iterations: 3) { thread in
+            let counts = UnsafeMutableBufferPointer<Int32>.allocate(capacity: 9)
+            defer { counts.deallocate() }
+            for region in 0..<3_000 {
+                let tasks = 2 + (region + thread) % 8
+                counts.initialize(repeating: 0)
+                let ran = gen_pool_run(Int32(tasks), { context, task in
+                    context!.assumingMemoryBound(to: Int32.self)[Int(task)] += 1
+                }, counts.baseAddress)
+                if ran == 0 { for task in 0..<tasks { counts[task] += 1 } }
+                if counts.prefix(tasks).contains(where: { $0 != 1 }) || counts.dropFirst(tasks).contains(where: { $0 != 0 }) {
+                    shared.value[thread] += 1
+                }
+            }
+        }
+        #expect(Array(failures) == [0, 0, 0])
+    }
+}
+
+/// Hands a buffer whose parts the threads write disjointly to `concurrentPerform`.
+struct UncheckedBox<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}
