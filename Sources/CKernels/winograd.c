@@ -385,9 +385,10 @@ static inline void gt_times(float s0, float s1, float s2, float s3, float out[3]
     out[2] = 0.5f * (s1 + s2) + s3;
 }
 
-void gen_winograd_weights(const float *w, int outChannels, int inChannels, int flipTranspose, float *u) {
+void gen_winograd_weights(const float *w, int outChannels, int inChannels, int flipTranspose,
+                          int firstOut, int endOut, float *u) {
     const size_t tapStride = (size_t)outChannels * inChannels;
-    for (int o = 0; o < outChannels; o++) {
+    for (int o = firstOut; o < endOut; o++) {
         for (int c = 0; c < inChannels; c++) {
             const float *k = w + ((size_t)o * inChannels + c) * 9;
             float g[3][3];
@@ -405,9 +406,9 @@ void gen_winograd_weights(const float *w, int outChannels, int inChannels, int f
     }
 }
 
-void gen_winograd_weights_adjoint(const float *du, int outChannels, int inChannels, float *dw) {
+void gen_winograd_weights_adjoint(const float *du, int outChannels, int inChannels, int firstOut, int endOut, float *dw) {
     const size_t tapStride = (size_t)outChannels * inChannels;
-    for (int o = 0; o < outChannels; o++) {
+    for (int o = firstOut; o < endOut; o++) {
         for (int c = 0; c < inChannels; c++) {
             const size_t at = (size_t)o * inChannels + c;
             float rows[4][3], g[3][3];

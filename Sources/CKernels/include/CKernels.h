@@ -47,11 +47,14 @@ void gen_winograd_output(const float *m, size_t tapStride, size_t rowStride, int
 /// the adjoint of the output transform, for the weight gradient.
 void gen_winograd_gradient(const float *g, int channels, int height, int width,
                            int tilesH, int tilesW, float *v, size_t tapStride, size_t rowStride);
-/// G g Gᵀ of every 3×3 kernel of `w` [outChannels, inChannels, 3, 3], into `u` as 16 matrices
-/// [outChannels, inChannels]; with `flipTranspose`, of the kernel turned half a turn, into 16
-/// matrices [inChannels, outChannels]: the weights of the input gradient as a convolution.
-void gen_winograd_weights(const float *w, int outChannels, int inChannels, int flipTranspose, float *u);
-/// Gᵀ dU G of every tile of `du` (16 matrices [outChannels, inChannels]), into `dw`
-/// [outChannels, inChannels, 3, 3]: the adjoint of the weight transform.
-void gen_winograd_weights_adjoint(const float *du, int outChannels, int inChannels, float *dw);
+/// G g Gᵀ of the 3×3 kernels of output channels firstOut ..< endOut of `w` [outChannels,
+/// inChannels, 3, 3], into `u` as 16 matrices [outChannels, inChannels]; with `flipTranspose`, of
+/// the kernels turned half a turn, into 16 matrices [inChannels, outChannels]: the weights of the
+/// input gradient as a convolution.
+void gen_winograd_weights(const float *w, int outChannels, int inChannels, int flipTranspose,
+                          int firstOut, int endOut, float *u);
+/// Gᵀ dU G of the tiles of output channels firstOut ..< endOut of `du` (16 matrices
+/// [outChannels, inChannels]), into `dw` [outChannels, inChannels, 3, 3]: the adjoint of the
+/// weight transform.
+void gen_winograd_weights_adjoint(const float *du, int outChannels, int inChannels, int firstOut, int endOut, float *dw);
 #endif

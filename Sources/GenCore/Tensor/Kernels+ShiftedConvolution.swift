@@ -59,14 +59,20 @@ extension Kernels {
         }
     }
 
-    /// `[O, C, kh, kw]` → `[kh·kw, O, C]`: one contiguous `[O, C]` matrix per tap.
+    /// `[O, C, kh, kw]` → `[kh·kw, O, C]`: one contiguous `[O, C]` matrix per tap. Output channels
+    /// split over the threads; each one's `[C, kh·kw]` block is small enough to read across
+    /// from cache while the rows it becomes are written straight through.
     private static func tapMatrices(_ weight: Tensor, _ g: ConvGeometry) -> TensorStorage {
-        let taps = g.kernelHeight * g.kernelWidth, c = g.inChannels
-        let result = TensorStorage(uninitializedCount: taps * g.outChannels * c)
+        let taps = g.kernelHeight * g.kernelWidth, c = g.inChannels, o = g.outChannels
+        let result = TensorStorage(uninitializedCount: taps * o * c)
         let w = weight.pointer, r = result.pointer
-        for o in 0..<g.outChannels {
-            for ci in 0..<c {
-                for tap in 0..<taps { r[(tap * g.outChannels + o) * c + ci] = w[(o * c + ci) * taps + tap] }
+        Threads.parallelFor(o, costPerItem: taps * c) { channels in
+            for oc in channels {
+                let block = w + oc * c * taps
+                for tap in 0..<taps {
+                    let row = r + (tap * o + oc) * c
+                    for ci in 0..<c { row[ci] = block[ci * taps + tap] }
+                }
             }
         }
         return result
@@ -283,14 +289,18 @@ extension Kernels {
             }
             return sums
         }
+        // the threads' sums in a fixed order, back to [O, C, kh, kw]; output channels split over the threads
         let gradWeight = Tensor(shape: [g.outChannels, g.inChannels, g.kernelHeight, g.kernelWidth],
                                 storage: TensorStorage(count: g.outChannels * g.patchSize, repeating: 0))
         let w = gradWeight.pointer
-        for partial in partials {
-            let p = partial.pointer
-            for tap in 0..<tapCount {
-                for o in 0..<g.outChannels {
-                    for c in 0..<g.inChannels { w[(o * g.inChannels + c) * tapCount + tap] += p[(tap * g.outChannels + o) * g.inChannels + c] }
+        Threads.parallelFor(g.outChannels, costPerItem: partials.count * g.patchSize) { channels in
+            for o in channels {
+                for partial in partials {
+                    let p = partial.pointer
+                    for tap in 0..<tapCount {
+                        let row = p + (tap * g.outChannels + o) * g.inChannels, target = w + o * g.inChannels * tapCount + tap
+                        for c in 0..<g.inChannels { target[c * tapCount] += row[c] }
+                    }
                 }
             }
         }

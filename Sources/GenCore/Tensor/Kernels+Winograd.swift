@@ -82,10 +82,20 @@ extension Kernels {
         }
     }
 
+    /// G g Gᵀ of every kernel (turned half a turn, channel axes swapped, with `flipTranspose`),
+    /// output channels split over the threads.
+    private static func winogradWeights(_ weight: Tensor, _ g: ConvGeometry, flipTranspose: Bool) -> TensorStorage {
+        let u = TensorStorage(uninitializedCount: 16 * g.outChannels * g.inChannels)
+        Threads.parallelFor(g.outChannels, costPerItem: 64 * g.inChannels) { channels in
+            gen_winograd_weights(weight.pointer, Int32(g.outChannels), Int32(g.inChannels), flipTranspose ? 1 : 0,
+                                 Int32(channels.lowerBound), Int32(channels.upperBound), u.pointer)
+        }
+        return u
+    }
+
     /// The forward pass by Winograd (plus `bias [O]`, if given).
     static func winogradConvolve(_ input: Tensor, _ weight: Tensor, bias: Tensor?, _ g: ConvGeometry, into output: Tensor) {
-        let u = TensorStorage(uninitializedCount: 16 * g.outChannels * g.inChannels)
-        gen_winograd_weights(weight.pointer, Int32(g.outChannels), Int32(g.inChannels), 0, u.pointer)
+        let u = winogradWeights(weight, g, flipTranspose: false)
         winogradConvolve(input, channels: g.inChannels, outChannels: g.outChannels, WinogradTiling(height: g.height, width: g.width),
                          weights: u, bias: bias, into: output)
     }
@@ -93,8 +103,7 @@ extension Kernels {
     /// The input gradient by Winograd: the convolution of the output gradient with the kernel
     /// turned half a turn, its channel axes swapped.
     static func winogradConvolveBackwardInput(_ gradOutput: Tensor, _ weight: Tensor, _ g: ConvGeometry, into gradInput: Tensor) {
-        let u = TensorStorage(uninitializedCount: 16 * g.outChannels * g.inChannels)
-        gen_winograd_weights(weight.pointer, Int32(g.outChannels), Int32(g.inChannels), 1, u.pointer)
+        let u = winogradWeights(weight, g, flipTranspose: true)
         winogradConvolve(gradOutput, channels: g.outChannels, outChannels: g.inChannels, WinogradTiling(height: g.height, width: g.width),
                          weights: u, bias: nil, into: gradInput)
     }
@@ -129,15 +138,23 @@ extension Kernels {
             }
             return sums
         }
-        // 3. the threads' sums in order, then Gᵀ dU G
-        guard let total = partials.first else {
-            return Tensor(shape: [g.outChannels, g.inChannels, 3, 3], storage: TensorStorage(count: 9 * tapSize, repeating: 0))
-        }
-        for partial in partials.dropFirst() {
-            for i in 0..<16 * tapSize { total.pointer[i] += partial.pointer[i] }
-        }
+        // 3. the threads' sums in order, then Gᵀ dU G, output channels split over the threads
         let gradWeight = Tensor(uninitializedShape: [g.outChannels, g.inChannels, 3, 3])
-        gen_winograd_weights_adjoint(total.pointer, Int32(g.outChannels), Int32(g.inChannels), gradWeight.pointer)
+        guard let total = partials.first else {
+            gradWeight.pointer.update(repeating: 0, count: 9 * tapSize)
+            return gradWeight
+        }
+        Threads.parallelFor(g.outChannels, costPerItem: 16 * g.inChannels * partials.count) { channels in
+            for partial in partials.dropFirst() {
+                for tap in 0..<16 {
+                    let offset = tap * tapSize + channels.lowerBound * g.inChannels, count = channels.count * g.inChannels
+                    let target = total.pointer + offset, source = partial.pointer + offset
+                    for i in 0..<count { target[i] += source[i] }
+                }
+            }
+            gen_winograd_weights_adjoint(total.pointer, Int32(g.outChannels), Int32(g.inChannels),
+                                         Int32(channels.lowerBound), Int32(channels.upperBound), gradWeight.pointer)
+        }
         return gradWeight
     }
 }
