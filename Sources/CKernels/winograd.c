@@ -111,6 +111,13 @@ AVX512 static void input_avx512(const float *x, int channels, int height, int wi
             input_row(plane, t, &m, r1);
             for (int ty = 0; ty < tilesH; ty++) {
                 int y = 2 * ty + 1;
+                // the activations come from memory (a layer's output long evicted from this core's
+                // cache), and masked loads do not start the hardware prefetcher: ask a few rows ahead
+                const char *ahead = (const char *)(plane + (size_t)(y + 6) * width + 2 * t);
+                _mm_prefetch(ahead, _MM_HINT_T0);
+                _mm_prefetch(ahead + 64, _MM_HINT_T0);
+                _mm_prefetch(ahead + 4 * width, _MM_HINT_T0);
+                _mm_prefetch(ahead + 4 * width + 64, _MM_HINT_T0);
                 if (y < height) input_row(plane + (size_t)y * width, t, &m, r2);
                 else r2[0] = r2[1] = r2[2] = r2[3] = zero;
                 if (y + 1 < height) input_row(plane + (size_t)(y + 1) * width, t, &m, r3);
