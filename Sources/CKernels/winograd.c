@@ -1,4 +1,5 @@
 #include "CKernels.h"
+#include "cpu.h"
 #include <stdlib.h>
 
 #if defined(__x86_64__) && defined(__linux__) && defined(__clang__)
@@ -20,29 +21,14 @@
 // column pass is one flat loop over all tiles of the channel, with contiguous loads and stores,
 // which the compiler vectorizes whatever the plane's width.
 
-// The row passes work on one row of tiles at a time: a row of 7 or 14 tiles is shorter than an
-// AVX-512 vector, and its columns come in pairs (tile tx starts at column 2tx). The compiler
-// turns such loops into gathers or scalar code, so on AVX-512 they are written out: masked loads
-// of 32 columns, split into even and odd lanes by one permute each, masked stores of 16 tiles.
-// Elsewhere (and after gen_kernels_set_portable(1), for the tests) the plain loops run.
+// On AVX-512 the transforms are written out instead: the row passes run over rows of 7 or 14
+// tiles, shorter than a vector, reading columns in pairs, and the compiler turns them into gathers
+// or scalar code. There each transform takes one row of up to 16 tiles at a time, in registers:
+// masked loads of 32 columns, split into even and odd lanes by one permute each. Elsewhere (and
+// after gen_kernels_set_portable(1), for the tests) the two-pass loops run.
 
-static int portable_only = 0;
-
-void gen_kernels_set_portable(int portable) { portable_only = portable; }
-
-static int use_avx512(void) {
-#if defined(__x86_64__) && defined(__clang__)
-    static int supported = -1;
-    if (supported < 0) supported = __builtin_cpu_supports("avx512f") ? 1 : 0;
-    return supported && !portable_only;
-#else
-    return 0;
-#endif
-}
-
-#if defined(__x86_64__) && defined(__clang__)
-#include <immintrin.h>
-#define AVX512 __attribute__((target("avx512f")))
+#if GEN_HAS_AVX512_CODE
+#define AVX512 GEN_AVX512
 
 /// The lanes j of 16 whose column `first + j` lies in [0, width).
 AVX512 static inline __mmask16 columns_mask(int first, int width) {
@@ -219,7 +205,7 @@ static float *scratch(size_t floats) {
 GEN_MULTIVERSION
 void gen_winograd_input(const float *x, int channels, int height, int width,
                         int tilesH, int tilesW, float *v, size_t tapStride, size_t rowStride) {
-    if (use_avx512()) {
+    if (gen_use_avx512()) {
         input_avx512(x, channels, height, width, tilesH, tilesW, v, tapStride, rowStride);
         return;
     }
@@ -277,7 +263,7 @@ void gen_winograd_input(const float *x, int channels, int height, int width,
 GEN_MULTIVERSION
 void gen_winograd_output(const float *m, size_t tapStride, size_t rowStride, int channels,
                          int height, int width, int tilesH, int tilesW, const float *bias, float *y) {
-    if (use_avx512()) {
+    if (gen_use_avx512()) {
         output_avx512(m, tapStride, rowStride, channels, height, width, tilesH, tilesW, bias, y);
         return;
     }
@@ -321,7 +307,7 @@ void gen_winograd_output(const float *m, size_t tapStride, size_t rowStride, int
 GEN_MULTIVERSION
 void gen_winograd_gradient(const float *g, int channels, int height, int width,
                            int tilesH, int tilesW, float *v, size_t tapStride, size_t rowStride) {
-    if (use_avx512()) {
+    if (gen_use_avx512()) {
         gradient_avx512(g, channels, height, width, tilesH, tilesW, v, tapStride, rowStride);
         return;
     }

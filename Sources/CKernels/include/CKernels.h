@@ -26,6 +26,15 @@ typedef void (*gen_task_fn)(void *context, int task);
 /// or another thread's region holds the pool; the caller then runs the tasks itself.
 int gen_pool_run(int tasks, gen_task_fn fn, void *context);
 
+/// Splits `rows` rows of `width` floats (`sourceStride` apart) into their even columns
+/// (even[k] = row[2k]) and odd columns (odd[k] = row[2k + 1]), each target row `targetStride`
+/// after the last (Sources/CKernels/columns.c).
+void gen_split_columns(const float *source, size_t sourceStride, int rows, int width,
+                       float *even, float *odd, size_t targetStride);
+/// The inverse of gen_split_columns: row[2k] = even[k], row[2k + 1] = odd[k].
+void gen_merge_columns(const float *even, const float *odd, size_t sourceStride, int rows, int width,
+                       float *target, size_t targetStride);
+
 // Winograd F(2×2, 3×3) transforms for a 3×3 kernel with one pixel of padding
 // (Sources/CKernels/winograd.c). A plane [height, width] has ⌈height/2⌉ × ⌈width/2⌉ tiles of 2×2
 // outputs. A transformed layout holds 16 matrices ("taps") `tapStride` floats apart; in each,

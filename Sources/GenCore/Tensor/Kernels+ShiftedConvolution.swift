@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Convolutions without im2col: one product per kernel tap on a shifted view of the input.
@@ -98,25 +99,10 @@ extension Kernels {
         }
         padded.update(repeating: 0, count: g.strideH * g.strideW * l.phaseSize)
         if g.strideW == 2 {
-            // Both column phases of a row at once: even and odd lanes of sixteen.
-            for c in 0..<g.inChannels {
-                for h in 0..<g.height {
-                    let line = source + (c * g.height + h) * g.width
-                    // columns w = 0, 2, 4, … and w = 1, 3, 5, … each land in one run
-                    let runs = columnPhaseRuns(channel: c, row: h, g, l)
-                    let even = padded + runs.even, odd = padded + runs.odd
-                    var w = 0
-                    while w + 16 <= g.width {
-                        let lanes = UnsafeRawPointer(line + w).loadUnaligned(as: SIMD16<Float>.self)
-                        UnsafeMutableRawPointer(even + w / 2).storeBytes(of: lanes.evenHalf, as: SIMD8<Float>.self)
-                        UnsafeMutableRawPointer(odd + w / 2).storeBytes(of: lanes.oddHalf, as: SIMD8<Float>.self)
-                        w += 16
-                    }
-                    while w < g.width {
-                        if w % 2 == 0 { even[w / 2] = line[w] } else { odd[w / 2] = line[w] }
-                        w += 1
-                    }
-                }
+            // Both column phases of a row at once (CKernels' split; rows of one row phase are
+            // phaseWidth apart in the layout).
+            forEachRowPhase(g, l) { line, rows, even, odd in
+                gen_split_columns(source + line, g.strideH * g.width, Int32(rows), Int32(g.width), padded + even, padded + odd, l.phaseWidth)
             }
             return
         }
@@ -132,25 +118,9 @@ extension Kernels {
     /// The adjoint of ``pad``: the input's pixels out of the phased layout.
     private static func unpad(_ padded: UnsafePointer<Float>, _ g: ConvGeometry, _ l: ShiftedLayout, into target: UnsafeMutablePointer<Float>) {
         if g.strideW == 2 {
-            // The reverse of pad's split: interleave a row's two column phases, sixteen lanes at a time.
-            for c in 0..<g.inChannels {
-                for h in 0..<g.height {
-                    let line = target + (c * g.height + h) * g.width
-                    let runs = columnPhaseRuns(channel: c, row: h, g, l)
-                    let even = padded + runs.even, odd = padded + runs.odd
-                    var w = 0
-                    while w + 16 <= g.width {
-                        let e = UnsafeRawPointer(even + w / 2).loadUnaligned(as: SIMD8<Float>.self)
-                        let o = UnsafeRawPointer(odd + w / 2).loadUnaligned(as: SIMD8<Float>.self)
-                        let lanes = SIMD16<Float>(e[0], o[0], e[1], o[1], e[2], o[2], e[3], o[3], e[4], o[4], e[5], o[5], e[6], o[6], e[7], o[7])
-                        UnsafeMutableRawPointer(line + w).storeBytes(of: lanes, as: SIMD16<Float>.self)
-                        w += 16
-                    }
-                    while w < g.width {
-                        line[w] = w % 2 == 0 ? even[w / 2] : odd[w / 2]
-                        w += 1
-                    }
-                }
+            // The reverse of pad's split: each row interleaved from its two column phases.
+            forEachRowPhase(g, l) { line, rows, even, odd in
+                gen_merge_columns(padded + even, padded + odd, l.phaseWidth, Int32(rows), Int32(g.width), target + line, g.strideH * g.width)
             }
             return
         }
@@ -163,13 +133,20 @@ extension Kernels {
         }
     }
 
-    /// With column stride 2: where input row `row` of `channel`'s even columns (w = 0, 2, …) and
-    /// odd columns (w = 1, 3, …) start in the phased layout, each a contiguous run.
+    /// With column stride 2: for every channel and row phase (the rows h ≡ first mod strideH),
+    /// `body(offset of the first row in the input, rows, where its even columns w = 0, 2, … and its
+    /// odd columns w = 1, 3, … start in the phased layout)`; each next row of the phase starts
+    /// `phaseWidth` further on in both.
     @inline(__always)
-    private static func columnPhaseRuns(channel c: Int, row h: Int, _ g: ConvGeometry, _ l: ShiftedLayout) -> (even: Int, odd: Int) {
-        let row = h + g.padH
-        let rowStart = (row % g.strideH) * 2 * l.phaseSize + c * l.channelStride + (row / g.strideH) * l.phaseWidth
-        return (rowStart + (g.padW % 2) * l.phaseSize + g.padW / 2, rowStart + ((1 + g.padW) % 2) * l.phaseSize + (1 + g.padW) / 2)
+    private static func forEachRowPhase(_ g: ConvGeometry, _ l: ShiftedLayout, _ body: (Int, Int, Int, Int) -> Void) {
+        for c in 0..<g.inChannels {
+            for first in 0..<min(g.strideH, g.height) {
+                let row = first + g.padH, rows = (g.height - first + g.strideH - 1) / g.strideH
+                let rowStart = (row % g.strideH) * 2 * l.phaseSize + c * l.channelStride + (row / g.strideH) * l.phaseWidth
+                body((c * g.height + first) * g.width, rows,
+                     rowStart + (g.padW % 2) * l.phaseSize + g.padW / 2, rowStart + ((1 + g.padW) % 2) * l.phaseSize + (1 + g.padW) / 2)
+            }
+        }
     }
 
     /// Walks the input's pixels as runs that are contiguous in the phased layout: for every

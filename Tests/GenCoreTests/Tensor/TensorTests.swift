@@ -233,14 +233,16 @@ struct TensorTests {
         #expect(worst(gradients[1], gradWeight) < 2e-3, "weight gradient \(worst(gradients[1], gradWeight))")
     }
 
-    /// Winograd's transforms have AVX-512 code and portable loops; both give the same convolution
-    /// and gradients, to the bit, on ragged planes (odd sizes, a row of tiles longer than a vector).
-    @Test(arguments: [(15, 13), (10, 37), (51, 2)])
-    func winogradPortableTransformsMatchVectorOnes(_ size: (height: Int, width: Int)) {
-        let x = randn([2, 8, size.height, size.width]), w = randn([12, 8, 3, 3], seed: 2), bias = randn([12], seed: 4)
-        let cotangent = randn([2, 12, size.height, size.width], seed: 3)
+    /// Winograd's transforms and the stride-2 column split and merge have AVX-512 code and
+    /// portable loops; both give the same convolutions and gradients, to the bit, on ragged
+    /// planes (odd sizes, a row of tiles longer than a vector, rows of 14 and 37 columns).
+    @Test(arguments: [(15, 13, 3, 1), (10, 37, 3, 1), (51, 2, 3, 1), (14, 14, 4, 2), (11, 37, 3, 2)])
+    func portableKernelsMatchVectorOnes(_ c: (height: Int, width: Int, kernel: Int, stride: Int)) {
+        let x = randn([2, 8, c.height, c.width]), w = randn([12, 8, c.kernel, c.kernel], seed: 2), bias = randn([12], seed: 4)
+        let convolve = { (xs: [Tensor]) in xs[0].conv2d(weight: xs[1], bias: xs[2], stride: (c.stride, c.stride), padding: (1, 1)) }
+        let cotangent = randn(convolve([x, w, bias]).shape, seed: 3)
         func run() -> [Tensor] {
-            let (y, gradients) = vectorJacobianProduct(at: [x, w, bias], { $0[0].conv2d(weight: $0[1], bias: $0[2], padding: (1, 1)) }) { _ in cotangent }
+            let (y, gradients) = vectorJacobianProduct(at: [x, w, bias], convolve) { _ in cotangent }
             return [y] + gradients
         }
         let vector = run()

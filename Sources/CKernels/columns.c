@@ -1,0 +1,94 @@
+#include "CKernels.h"
+#include "cpu.h"
+
+// The column split and merge of stride-2 convolutions (Kernels+ShiftedConvolution.swift): each
+// input row goes into the phase of its even columns and the phase of its odd ones. DCGAN rows are
+// 14 or 28 wide, shorter than a vector or a vector and a half, so on AVX-512 one row is two
+// masked loads, one permute per phase and two masked stores; elsewhere a plain loop.
+
+#if GEN_HAS_AVX512_CODE
+#define AVX512 GEN_AVX512
+
+/// The first `n` of 16 lanes (n clamped to 0 … 16).
+AVX512 static inline __mmask16 first_lanes(int n) {
+    return n <= 0 ? 0 : n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
+}
+
+AVX512 static void split_avx512(const float *source, size_t sourceStride, int rows, int width,
+                                float *even, float *odd, size_t targetStride) {
+    const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odds = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    for (int r = 0; r < rows; r++) {
+        const float *line = source + r * sourceStride;
+        float *e = even + r * targetStride, *o = odd + r * targetStride;
+        // the rows come from a layer's output in L3 or memory; masked loads do not start the
+        // hardware prefetcher, so ask for the rows four ahead
+        _mm_prefetch((const char *)(line + 4 * sourceStride), _MM_HINT_T0);
+        _mm_prefetch((const char *)(line + 4 * sourceStride) + 64, _MM_HINT_T0);
+        for (int w = 0; w < width; w += 32) {
+            __m512 low = _mm512_maskz_loadu_ps(first_lanes(width - w), line + w);
+            __m512 high = _mm512_maskz_loadu_ps(first_lanes(width - w - 16), line + w + 16);
+            int pairs = (width - w + 1) / 2, odd_count = (width - w) / 2;
+            _mm512_mask_storeu_ps(e + w / 2, first_lanes(pairs), _mm512_permutex2var_ps(low, evens, high));
+            _mm512_mask_storeu_ps(o + w / 2, first_lanes(odd_count), _mm512_permutex2var_ps(low, odds, high));
+        }
+    }
+}
+
+AVX512 static void merge_avx512(const float *even, const float *odd, size_t sourceStride, int rows, int width,
+                                float *target, size_t targetStride) {
+    const __m512i low = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i high = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    for (int r = 0; r < rows; r++) {
+        const float *e = even + r * sourceStride, *o = odd + r * sourceStride;
+        float *line = target + r * targetStride;
+        _mm_prefetch((const char *)(e + 4 * sourceStride), _MM_HINT_T0);
+        _mm_prefetch((const char *)(o + 4 * sourceStride), _MM_HINT_T0);
+        for (int w = 0; w < width; w += 32) {
+            __m512 ev = _mm512_maskz_loadu_ps(first_lanes((width - w + 1) / 2), e + w / 2);
+            __m512 od = _mm512_maskz_loadu_ps(first_lanes((width - w) / 2), o + w / 2);
+            _mm512_mask_storeu_ps(line + w, first_lanes(width - w), _mm512_permutex2var_ps(ev, low, od));
+            _mm512_mask_storeu_ps(line + w + 16, first_lanes(width - w - 16), _mm512_permutex2var_ps(ev, high, od));
+        }
+    }
+}
+#else
+static void split_avx512(const float *source, size_t sourceStride, int rows, int width,
+                         float *even, float *odd, size_t targetStride) {}
+static void merge_avx512(const float *even, const float *odd, size_t sourceStride, int rows, int width,
+                         float *target, size_t targetStride) {}
+#endif
+
+void gen_split_columns(const float *source, size_t sourceStride, int rows, int width,
+                       float *even, float *odd, size_t targetStride) {
+    if (gen_use_avx512()) {
+        split_avx512(source, sourceStride, rows, width, even, odd, targetStride);
+        return;
+    }
+    for (int r = 0; r < rows; r++) {
+        const float *line = source + r * sourceStride;
+        float *e = even + r * targetStride, *o = odd + r * targetStride;
+        for (int w = 0; w + 1 < width; w += 2) {
+            e[w / 2] = line[w];
+            o[w / 2] = line[w + 1];
+        }
+        if (width % 2) e[width / 2] = line[width - 1];
+    }
+}
+
+void gen_merge_columns(const float *even, const float *odd, size_t sourceStride, int rows, int width,
+                       float *target, size_t targetStride) {
+    if (gen_use_avx512()) {
+        merge_avx512(even, odd, sourceStride, rows, width, target, targetStride);
+        return;
+    }
+    for (int r = 0; r < rows; r++) {
+        const float *e = even + r * sourceStride, *o = odd + r * sourceStride;
+        float *line = target + r * targetStride;
+        for (int w = 0; w + 1 < width; w += 2) {
+            line[w] = e[w / 2];
+            line[w + 1] = o[w / 2];
+        }
+        if (width % 2) line[width - 1] = e[width / 2];
+    }
+}
