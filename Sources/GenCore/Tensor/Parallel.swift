@@ -1,6 +1,5 @@
 import CBLAS
 import CKernels
-import Dispatch
 import Foundation
 
 /// How many threads GenCore's kernels use.
@@ -38,12 +37,13 @@ public enum Threads {
     static var isInsideParallelRegion: Bool { pthread_getspecific(insideKey) != nil }
 
     /// How many threads a loop of `count` items costing `costPerItem` elementary operations
-    /// each should use: 1 when the work is too small to pay for the threads or when already
-    /// inside a parallel region.
+    /// each should use: 1 when the work is too small to pay for the threads (a region on the
+    /// pool's awake workers costs about a microsecond; 32K operations take several) or when
+    /// already inside a parallel region.
     @inline(__always)
     static func threads(for count: Int, costPerItem: Int) -> Int {
         let threads = min(_count, count)
-        if threads <= 1 || count * costPerItem < 131_072 || isInsideParallelRegion { return 1 }
+        if threads <= 1 || count * costPerItem < 32_768 || isInsideParallelRegion { return 1 }
         return threads
     }
 
