@@ -3,16 +3,21 @@
 # show it stays flat: the dataset is read in mini-batches, never whole, and activations are
 # reused step to step. Prints one line per sample (seconds, step, RSS) and a summary.
 #
-#   scripts/memory-over-epoch.sh [DATA.h5] [extra gen train options…]
-#   (default: datasets/fashion-mnist.h5, a small DDPM: --channels 16 --batch-size 64)
+#   scripts/memory-over-epoch.sh [--kind ddpm|wgan|…] [DATA.h5] [extra gen train options…]
+#   (default: a small DDPM, --channels 16 --batch-size 64, on datasets/fashion-mnist.h5; for
+#   other kinds only --batch-size 64)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+kind=ddpm
+if [ "${1:-}" = --kind ]; then kind="$2"; shift 2; fi
 data="${1:-datasets/fashion-mnist.h5}"; shift || true
 [ -f "$data" ] || { echo "$data: not found (datasets/make.sh fashion makes it)" >&2; exit 66; }
+defaults=(--batch-size 64)
+[ "$kind" = ddpm ] && defaults+=(--channels 16)
 swift build -c release --product gen >&2
 run=$(mktemp -d)
 trap 'rm -rf "$run"' EXIT
-.build/release/gen train ddpm --data "$data" --epochs 1 --batch-size 64 --channels 16 --sample-every 0 \
+.build/release/gen train "$kind" --data "$data" --epochs 1 "${defaults[@]}" --sample-every 0 \
     --checkpoint-every 0 --log-every 50 --out "$run/run" --force "$@" > "$run/log" 2>&1 &
 pid=$!
 start=$(date +%s)
