@@ -1,8 +1,9 @@
 #include "CKernels.h"
 #include "cpu.h"
 
-// The column split and merge of stride-2 convolutions (Kernels+ShiftedConvolution.swift): each
-// input row goes into the phase of its even columns and the phase of its odd ones. DCGAN rows are
+// Row copies of the strided convolutions: the column split and merge into and out of the phased
+// layout (each input row goes into the phase of its even columns and the phase of its odd ones),
+// and the unfolding of that layout into columns and its folding back. DCGAN rows are
 // 14 or 28 wide, shorter than a vector or a vector and a half, so on AVX-512 one row is two
 // masked loads, one permute per phase and two masked stores; elsewhere a plain loop.
 
@@ -91,4 +92,41 @@ void gen_merge_columns(const float *even, const float *odd, size_t sourceStride,
         }
         if (width % 2) line[width - 1] = e[width / 2];
     }
+}
+
+#if GEN_HAS_AVX512_CODE
+AVX512 static void copy_rows_avx512(const float *source, size_t sourceStride, int rows, int width,
+                                    float *target, size_t targetStride, int accumulate) {
+    for (int r = 0; r < rows; r++) {
+        const float *from = source + r * sourceStride;
+        float *to = target + r * targetStride;
+        for (int w = 0; w < width; w += 16) {
+            __mmask16 lanes = first_lanes(width - w);
+            __m512 x = _mm512_maskz_loadu_ps(lanes, from + w);
+            if (accumulate) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(lanes, to + w));
+            _mm512_mask_storeu_ps(to + w, lanes, x);
+        }
+    }
+}
+#else
+static void copy_rows_avx512(const float *source, size_t sourceStride, int rows, int width,
+                             float *target, size_t targetStride, int accumulate) {}
+#endif
+
+void gen_copy_rows(const float *source, size_t sourceStride, int rows, int width, float *target, size_t targetStride) {
+    if (gen_use_avx512()) {
+        copy_rows_avx512(source, sourceStride, rows, width, target, targetStride, 0);
+        return;
+    }
+    for (int r = 0; r < rows; r++)
+        for (int w = 0; w < width; w++) target[r * targetStride + w] = source[r * sourceStride + w];
+}
+
+void gen_add_rows(const float *source, size_t sourceStride, int rows, int width, float *target, size_t targetStride) {
+    if (gen_use_avx512()) {
+        copy_rows_avx512(source, sourceStride, rows, width, target, targetStride, 1);
+        return;
+    }
+    for (int r = 0; r < rows; r++)
+        for (int w = 0; w < width; w++) target[r * targetStride + w] += source[r * sourceStride + w];
 }

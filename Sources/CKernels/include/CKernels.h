@@ -34,6 +34,11 @@ void gen_split_columns(const float *source, size_t sourceStride, int rows, int w
 /// The inverse of gen_split_columns: row[2k] = even[k], row[2k + 1] = odd[k].
 void gen_merge_columns(const float *even, const float *odd, size_t sourceStride, int rows, int width,
                        float *target, size_t targetStride);
+/// Copies `rows` rows of `width` floats, `sourceStride` apart, to rows `targetStride` apart: the
+/// strided convolutions' unfolding out of the phased layout (Sources/CKernels/columns.c).
+void gen_copy_rows(const float *source, size_t sourceStride, int rows, int width, float *target, size_t targetStride);
+/// As gen_copy_rows, adding to the target rows: the strided convolutions' folding back.
+void gen_add_rows(const float *source, size_t sourceStride, int rows, int width, float *target, size_t targetStride);
 
 // Winograd F(2×2, 3×3) transforms for a 3×3 kernel with one pixel of padding
 // (Sources/CKernels/winograd.c). A plane [height, width] has ⌈height/2⌉ × ⌈width/2⌉ tiles of 2×2

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// The sizes of one 2-D convolution, seen from the convolution's side: `input` is
@@ -53,6 +54,7 @@ extension Kernels {
         _ input: UnsafePointer<Float>, _ g: ConvGeometry,
         into columns: UnsafeMutablePointer<Float>, rowStride: Int
     ) {
+        if usesPhasedUnfolding(g) { return phasedIm2col(input, g, into: columns, rowStride: rowStride) }
         let kh = g.kernelHeight, kw = g.kernelWidth
         Threads.parallelFor(g.patchSize, costPerItem: g.outPlane) { rows in
             for row in rows {
@@ -87,11 +89,13 @@ extension Kernels {
         }
     }
 
-    /// The adjoint of ``im2col``: adds the columns back into one group of one sample.
+    /// The adjoint of ``im2col``: adds the columns back into one group of one sample (with a
+    /// phased unfolding, writes them: each sample's gradient is folded once, into zeros).
     static func col2im(
         _ columns: UnsafePointer<Float>, _ g: ConvGeometry, rowStride: Int,
         into input: UnsafeMutablePointer<Float>
     ) {
+        if usesPhasedUnfolding(g) { return phasedCol2im(columns, g, rowStride: rowStride, into: input) }
         let kh = g.kernelHeight, kw = g.kernelWidth
         // Each channel's plane is written only by its own rows, so channels split over threads.
         Threads.parallelFor(g.inPerGroup, costPerItem: kh * kw * g.outPlane) { channels in
@@ -123,6 +127,38 @@ extension Kernels {
                 }
             }
         }
+    }
+
+    /// Whether ``im2col`` and ``col2im`` go through the phased layout of the shifted products:
+    /// ungrouped strided convolutions. Split into its stride phases, a strided convolution reads
+    /// contiguous runs of each phase where the plain unfolding gathers every stride-th pixel.
+    static func usesPhasedUnfolding(_ g: ConvGeometry) -> Bool { g.groups == 1 && (g.strideH > 1 || g.strideW > 1) }
+
+    /// ``im2col`` through the phased layout: kernel tap (i, j) of channel c reads, for output
+    /// row oh, `outWidth` consecutive pixels of its phase from its shift on.
+    private static func phasedIm2col(_ input: UnsafePointer<Float>, _ g: ConvGeometry, into columns: UnsafeMutablePointer<Float>, rowStride: Int) {
+        let l = ShiftedLayout(g), taps = l.taps.count
+        let phased = TensorStorage(uninitializedCount: g.strideH * g.strideW * l.phaseSize)
+        pad(input, g, l, into: phased.pointer)
+        for c in 0..<g.inChannels {
+            for (tap, shift) in l.taps.enumerated() {
+                gen_copy_rows(phased.pointer + shift + c * l.channelStride, l.phaseWidth, Int32(g.outHeight), Int32(g.outWidth),
+                              columns + (c * taps + tap) * rowStride, g.outWidth)
+            }
+        }
+    }
+
+    /// ``col2im`` through the phased layout: the adjoint of ``phasedIm2col``.
+    private static func phasedCol2im(_ columns: UnsafePointer<Float>, _ g: ConvGeometry, rowStride: Int, into input: UnsafeMutablePointer<Float>) {
+        let l = ShiftedLayout(g), taps = l.taps.count
+        let phased = TensorStorage(count: g.strideH * g.strideW * l.phaseSize, repeating: 0)
+        for c in 0..<g.inChannels {
+            for (tap, shift) in l.taps.enumerated() {
+                gen_add_rows(columns + (c * taps + tap) * rowStride, g.outWidth, Int32(g.outHeight), Int32(g.outWidth),
+                             phased.pointer + shift + c * l.channelStride, l.phaseWidth)
+            }
+        }
+        unpad(phased.pointer, g, l, into: input)
     }
 
     /// Unfolds `samples` consecutive samples (from `first`) of one group side by side into

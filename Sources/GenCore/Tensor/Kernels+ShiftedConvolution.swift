@@ -18,12 +18,13 @@ import Foundation
 extension Kernels {
     /// Whether the shifted products serve this geometry: one group and at least four input
     /// channels. (Measured on the benchmark models they beat im2col at every plane size down
-    /// to 7×7 and at stride 2; with one to three input channels a tap's product has depth 1–3,
-    /// and one im2col product of depth kh·kw·C does better.)
+    /// to 7×7 and at stride 2, even when im2col unfolds the phased layout; with one to three
+    /// input channels a tap's product has depth 1–3, and one im2col product of depth kh·kw·C
+    /// does better.)
     static func usesShiftedProducts(_ g: ConvGeometry) -> Bool { g.groups == 1 && g.inChannels >= 4 }
 
     /// The phase layout of one sample.
-    private struct ShiftedLayout {
+    struct ShiftedLayout {
         let paddedWidth: Int
         /// The size of one phase: ⌈Hp / strideH⌉ × ⌈Wp / strideW⌉.
         let phaseHeight: Int, phaseWidth: Int
@@ -80,7 +81,7 @@ extension Kernels {
     }
 
     /// Copies one sample `[C, H, W]` into the zero-bordered phased layout.
-    private static func pad(_ source: UnsafePointer<Float>, _ g: ConvGeometry, _ l: ShiftedLayout, into padded: UnsafeMutablePointer<Float>) {
+    static func pad(_ source: UnsafePointer<Float>, _ g: ConvGeometry, _ l: ShiftedLayout, into padded: UnsafeMutablePointer<Float>) {
         if g.strideH == 1 && g.strideW == 1 {
             // One phase: zero only the border around each row copy, not the whole buffer.
             let width = l.paddedWidth
@@ -116,7 +117,7 @@ extension Kernels {
     }
 
     /// The adjoint of ``pad``: the input's pixels out of the phased layout.
-    private static func unpad(_ padded: UnsafePointer<Float>, _ g: ConvGeometry, _ l: ShiftedLayout, into target: UnsafeMutablePointer<Float>) {
+    static func unpad(_ padded: UnsafePointer<Float>, _ g: ConvGeometry, _ l: ShiftedLayout, into target: UnsafeMutablePointer<Float>) {
         if g.strideW == 2 {
             // The reverse of pad's split: each row interleaved from its two column phases.
             forEachRowPhase(g, l) { line, rows, even, odd in

@@ -167,7 +167,8 @@ struct TensorTests {
     /// sizes that split over the threads (three samples, uneven halves): the shifted products
     /// with odd planes; 3×3, 3×2 dilated, 5×5, no padding, 1×1 read in place and 1×1 padded,
     /// one small sample; strides 2 (DCGAN's 4×4; a row of 37 for the sixteen-lane phase split),
-    /// (3, 2) and (2, 1) with dilation; and im2col for one input channel. Winograd F(2×2, 3×3)
+    /// (3, 2) and (2, 1) with dilation; and im2col for one to three input channels, unfolding the
+    /// phased layout when strided (strides 2 and (2, 3), dilation, batch 1). Winograd F(2×2, 3×3)
     /// (eight channels or more, 3×3, stride 1, pad 1, 100 pixels or more): odd planes whose last
     /// tiles hang over the edge, batch 1, a row of 19 tiles (two vectors of them), a plane two
     /// pixels wide, and 70 samples of 25 tiles each, several chunks a thread.
@@ -186,6 +187,8 @@ struct TensorTests {
         ConvCase(batch: 3, inChannels: 4, outChannels: 5, height: 6, width: 7, kernel: (1, 1), stride: (1, 1), padding: (1, 2), dilation: (1, 1), groups: 1),
         ConvCase(batch: 1, inChannels: 4, outChannels: 2, height: 5, width: 4, kernel: (3, 3), stride: (1, 1), padding: (1, 1), dilation: (1, 1), groups: 1),
         ConvCase(batch: 3, inChannels: 1, outChannels: 6, height: 16, width: 15, kernel: (4, 4), stride: (2, 2), padding: (1, 1), dilation: (1, 1), groups: 1),
+        ConvCase(batch: 3, inChannels: 2, outChannels: 5, height: 11, width: 9, kernel: (3, 3), stride: (2, 3), padding: (1, 2), dilation: (1, 1), groups: 1),
+        ConvCase(batch: 1, inChannels: 3, outChannels: 4, height: 13, width: 10, kernel: (3, 2), stride: (2, 2), padding: (0, 1), dilation: (2, 1), groups: 1),
         ConvCase(batch: 3, inChannels: 4, outChannels: 5, height: 11, width: 37, kernel: (3, 3), stride: (2, 2), padding: (1, 2), dilation: (1, 1), groups: 1),
         ConvCase(batch: 3, inChannels: 6, outChannels: 8, height: 14, width: 14, kernel: (4, 4), stride: (2, 2), padding: (1, 1), dilation: (1, 1), groups: 1),
         ConvCase(batch: 3, inChannels: 5, outChannels: 4, height: 17, width: 16, kernel: (3, 4), stride: (3, 2), padding: (2, 1), dilation: (1, 1), groups: 1),
@@ -233,12 +236,13 @@ struct TensorTests {
         #expect(worst(gradients[1], gradWeight) < 2e-3, "weight gradient \(worst(gradients[1], gradWeight))")
     }
 
-    /// Winograd's transforms and the stride-2 column split and merge have AVX-512 code and
-    /// portable loops; both give the same convolutions and gradients, to the bit, on ragged
-    /// planes (odd sizes, a row of tiles longer than a vector, rows of 14 and 37 columns).
-    @Test(arguments: [(15, 13, 3, 1), (10, 37, 3, 1), (51, 2, 3, 1), (14, 14, 4, 2), (11, 37, 3, 2)])
-    func portableKernelsMatchVectorOnes(_ c: (height: Int, width: Int, kernel: Int, stride: Int)) {
-        let x = randn([2, 8, c.height, c.width]), w = randn([12, 8, c.kernel, c.kernel], seed: 2), bias = randn([12], seed: 4)
+    /// Winograd's transforms, the stride-2 column split and merge and the phased unfolding (one
+    /// input channel) have AVX-512 code and portable loops; both give the same convolutions and
+    /// gradients, to the bit, on ragged planes (odd sizes, a row of tiles longer than a vector,
+    /// rows of 14, 27 and 37 columns).
+    @Test(arguments: [(15, 13, 3, 1, 8), (10, 37, 3, 1, 8), (51, 2, 3, 1, 8), (14, 14, 4, 2, 8), (11, 37, 3, 2, 8), (28, 27, 4, 2, 1)])
+    func portableKernelsMatchVectorOnes(_ c: (height: Int, width: Int, kernel: Int, stride: Int, channels: Int)) {
+        let x = randn([2, c.channels, c.height, c.width]), w = randn([12, c.channels, c.kernel, c.kernel], seed: 2), bias = randn([12], seed: 4)
         let convolve = { (xs: [Tensor]) in xs[0].conv2d(weight: xs[1], bias: xs[2], stride: (c.stride, c.stride), padding: (1, 1)) }
         let cotangent = randn(convolve([x, w, bias]).shape, seed: 3)
         func run() -> [Tensor] {
