@@ -71,4 +71,26 @@ void gen_winograd_weights(const float *w, int outChannels, int inChannels, int f
 /// [outChannels, inChannels]), into `dw` [outChannels, inChannels, 3, 3]: the adjoint of the
 /// weight transform.
 void gen_winograd_weights_adjoint(const float *du, int outChannels, int inChannels, int firstOut, int endOut, float *dw);
+
+// Winograd F(2×2, 2×2) for 4×4 stride-2 convolutions over their stride phases
+// (Sources/CKernels/winograd2.c). 9 matrices ("taps") `tapStride` floats apart; in each, channel
+// k's tiles start at k·rowStride, tile (ty, tx) at ty·tilesW + tx; a tile covers 2×2 outputs.
+
+/// Bᵀ d B of every 3×3 tile of `channels` planes [height, width] (`channelStride` apart); tile
+/// (ty, tx) reads rows 2ty + offset … 2ty + offset + 2 and the same columns, zero outside.
+void gen_winograd2_input(const float *x, int channels, size_t channelStride, int height, int width, int offset,
+                         int tilesH, int tilesW, float *v, size_t tapStride, size_t rowStride);
+/// Aᵀ m A of every tile (+ bias[k], if given) into `channels` planes [height, width]
+/// (`channelStride` apart); outputs past the plane's edge are dropped.
+void gen_winograd2_output(const float *m, size_t tapStride, size_t rowStride, int channels, int height, int width,
+                          int tilesH, int tilesW, const float *bias, float *y, size_t channelStride);
+/// A g Aᵀ of every 2×2 tile of `channels` gradient planes [height, width], zero past the edge.
+void gen_winograd2_gradient(const float *g, int channels, int height, int width, int tilesH, int tilesW,
+                            float *v, size_t tapStride, size_t rowStride);
+/// G g Gᵀ of every 2×2 kernel, given as four planes of `count` floats (plane a·2 + b holds every
+/// kernel's position (a, b)), into taps firstTap ..< endTap of 9 planes of `count` floats.
+void gen_winograd2_weight_planes(const float *planes, size_t count, int firstTap, int endTap, float *u);
+/// Gᵀ dU G of output channels firstOut ..< endOut: 9 matrices [outChannels, inChannels] into
+/// `dw` [outChannels, inChannels, 2, 2].
+void gen_winograd2_weights_adjoint(const float *du, int outChannels, int inChannels, int firstOut, int endOut, float *dw);
 #endif

@@ -194,7 +194,8 @@ extension Kernels {
 
     /// Convolution: `[N, C, H, W] ⊛ [O, C/g, kh, kw] (+ bias [O]) → [N, O, OH, OW]`.
     ///
-    /// 3×3 stride-1 "same" convolutions run by Winograd (`Kernels+Winograd.swift`), other
+    /// 3×3 stride-1 "same" convolutions run by Winograd (`Kernels+Winograd.swift`), 4×4
+    /// stride-2 ones by Winograd over their stride phases (`Kernels+StridedWinograd.swift`), other
     /// ungrouped ones as shifted products (`Kernels+ShiftedConvolution.swift`); grouped ones
     /// unfold (im2col) and multiply here. Either way the batch is split over the
     /// threads, each with its own single-threaded products: no thread waits for another until
@@ -203,6 +204,8 @@ extension Kernels {
         let output = Tensor(uninitializedShape: [g.batch, g.outChannels, g.outHeight, g.outWidth])
         if usesWinograd(g) {
             winogradConvolve(input, weight, bias: bias, g, into: output)
+        } else if usesStridedWinograd(g) {
+            stridedWinogradConvolve(input, weight, bias: bias, g, into: output)
         } else if usesShiftedProducts(g) {
             shiftedConvolve(input, weight, bias: bias, g, into: output)
         } else {
@@ -261,6 +264,10 @@ extension Kernels {
             winogradConvolveBackwardInput(gradOutput, weight, g, into: gradInput)
             return gradInput
         }
+        if usesStridedWinograd(g) {
+            stridedWinogradConvolveBackwardInput(gradOutput, weight, g, into: gradInput)
+            return gradInput
+        }
         if usesShiftedProducts(g) {
             shiftedConvolveBackwardInput(gradOutput, weight, g, into: gradInput)
             return gradInput
@@ -287,6 +294,7 @@ extension Kernels {
     /// Each thread sums its samples' contributions; the partial sums are added in a fixed order.
     static func convolveBackwardWeight(_ input: Tensor, _ gradOutput: Tensor, _ g: ConvGeometry) -> Tensor {
         if usesWinograd(g) { return winogradConvolveBackwardWeight(input, gradOutput, g) }
+        if usesStridedWinograd(g) { return stridedWinogradConvolveBackwardWeight(input, gradOutput, g) }
         if usesShiftedProducts(g) { return shiftedConvolveBackwardWeight(input, gradOutput, g) }
         let partials = Threads.parallelMap(g.batch, costPerItem: sampleCost(g)) { range -> TensorStorage in
             let gradWeight = TensorStorage(count: g.outChannels * g.patchSize, repeating: 0)

@@ -171,13 +171,20 @@ struct TensorTests {
     /// phased layout when strided (strides 2 and (2, 3), dilation, batch 1). Winograd F(2×2, 3×3)
     /// (eight channels or more, 3×3, stride 1, pad 1, 100 pixels or more): odd planes whose last
     /// tiles hang over the edge, batch 1, a row of 19 tiles (two vectors of them), a plane two
-    /// pixels wide, and 70 samples of 25 tiles each, several chunks a thread.
+    /// pixels wide, and 70 samples of 25 tiles each, several chunks a thread. Winograd over the
+    /// stride phases (eight channels or more, 4×4, stride 2): DCGAN's 14×14, odd planes with
+    /// padding 2 and batch 1, a plane of 100 phase tiles (seven vectors of them) without padding,
+    /// and 70 samples of 3×3 planes.
     @Test(arguments: [
         ConvCase(batch: 3, inChannels: 8, outChannels: 16, height: 15, width: 13, kernel: (3, 3), stride: (1, 1), padding: (1, 1), dilation: (1, 1), groups: 1),
         ConvCase(batch: 1, inChannels: 9, outChannels: 8, height: 11, width: 10, kernel: (3, 3), stride: (1, 1), padding: (1, 1), dilation: (1, 1), groups: 1),
         ConvCase(batch: 2, inChannels: 8, outChannels: 12, height: 10, width: 37, kernel: (3, 3), stride: (1, 1), padding: (1, 1), dilation: (1, 1), groups: 1),
         ConvCase(batch: 1, inChannels: 12, outChannels: 10, height: 51, width: 2, kernel: (3, 3), stride: (1, 1), padding: (1, 1), dilation: (1, 1), groups: 1),
         ConvCase(batch: 70, inChannels: 8, outChannels: 8, height: 10, width: 10, kernel: (3, 3), stride: (1, 1), padding: (1, 1), dilation: (1, 1), groups: 1),
+        ConvCase(batch: 3, inChannels: 8, outChannels: 12, height: 14, width: 14, kernel: (4, 4), stride: (2, 2), padding: (1, 1), dilation: (1, 1), groups: 1),
+        ConvCase(batch: 1, inChannels: 9, outChannels: 8, height: 15, width: 13, kernel: (4, 4), stride: (2, 2), padding: (2, 2), dilation: (1, 1), groups: 1),
+        ConvCase(batch: 2, inChannels: 8, outChannels: 10, height: 40, width: 37, kernel: (4, 4), stride: (2, 2), padding: (0, 0), dilation: (1, 1), groups: 1),
+        ConvCase(batch: 70, inChannels: 8, outChannels: 8, height: 6, width: 7, kernel: (4, 4), stride: (2, 2), padding: (1, 1), dilation: (1, 1), groups: 1),
         ConvCase(batch: 3, inChannels: 8, outChannels: 16, height: 15, width: 13, kernel: (3, 3), stride: (2, 2), padding: (1, 1), dilation: (1, 1), groups: 1),
         ConvCase(batch: 3, inChannels: 5, outChannels: 7, height: 17, width: 19, kernel: (3, 3), stride: (1, 1), padding: (1, 1), dilation: (1, 1), groups: 1),
         ConvCase(batch: 3, inChannels: 4, outChannels: 6, height: 18, width: 17, kernel: (3, 2), stride: (1, 1), padding: (2, 0), dilation: (2, 2), groups: 1),

@@ -1,0 +1,188 @@
+import CKernels
+
+/// 4×4 stride-2 convolutions (a DCGAN's) by Winograd F(2×2, 2×2) over their stride phases.
+///
+/// Split into its four stride phases (the shifted products' phased layout), the input becomes
+/// four times as many channels of planes half as wide and high, and kernel tap (2a + ρ, 2b + τ)
+/// reads phase (ρ, τ) at shift (a, b): the convolution is a 2×2 stride-1 one over `4C` channels,
+/// `W'[o][(2ρ + τ)·C + c][a][b] = W[o][c][2a + ρ][2b + τ]`. F(2×2, 2×2) computes each 2×2 output
+/// tile with 9 multiplies per channel pair instead of 16, as 9 products
+/// `M_tap [O, tiles] = U_tap [O, 4C] · V_tap [4C, tiles]` over the tiles of several samples. On
+/// a DCGAN's 7×7 outputs the 4×4 tiles cover 8×8, so the products do 0.64 of the shifted
+/// products' multiplies (which carry a junk column per output row).
+///
+/// The input gradient is again such a convolution: the output gradient, padded by one pixel
+/// before, with `W'` turned half a turn and its channel axes swapped, gives the phases' gradient,
+/// which is folded back into the input's. The weight gradient is the adjoint of the forward
+/// products, `dU_tap = Σ_tiles dM_tap · V_tapᵀ` with `dM = A dY Aᵀ`, then `dW' = Gᵀ dU G`.
+extension Kernels {
+    /// Whether this path serves the geometry: ungrouped, 4×4, stride 2, no dilation (any
+    /// padding), at least eight channels on each side.
+    static func usesStridedWinograd(_ g: ConvGeometry) -> Bool {
+        g.groups == 1 && g.kernelHeight == 4 && g.kernelWidth == 4 && g.strideH == 2 && g.strideW == 2
+            && g.dilationH == 1 && g.dilationW == 1 && g.inChannels >= 8 && g.outChannels >= 8
+    }
+
+    /// Samples per chunk: about 256 tiles for the products, the transformed chunk (9 taps of
+    /// both sides' channels) near the core's cache.
+    private static func stridedChunk(tiles: Int, channels: Int, batch: Int) -> Int {
+        let byColumns = (256 + tiles - 1) / tiles
+        let byMemory = max(1, (1 << 20) / (9 * 4 * channels * tiles))
+        return max(1, min(batch, byColumns, byMemory))
+    }
+
+    /// `W` `[O, C, 4, 4]` as the phases' 2×2 kernels `W'`, then G W' Gᵀ: 9 matrices `[O, 4C]`; with
+    /// `flipTranspose`, of `W'` turned half a turn, 9 matrices `[4C, O]`. `W'` is laid out as four
+    /// planes, one per kernel position (a, b), so that the transform is sums of whole planes.
+    private static func stridedWeights(_ weight: Tensor, _ g: ConvGeometry, flipTranspose: Bool) -> TensorStorage {
+        let c = g.inChannels, o = g.outChannels, k = 4 * c, plane = o * k
+        let planes = TensorStorage(uninitializedCount: 4 * plane), u = TensorStorage(uninitializedCount: 9 * plane)
+        let w = weight.pointer, p = planes.pointer
+        Threads.parallelFor(o, costPerItem: 16 * c) { channels in
+            for oc in channels {
+                for ci in 0..<c {
+                    let kernel = w + (oc * c + ci) * 16
+                    for i in 0..<4 {
+                        for j in 0..<4 {
+                            // tap (i, j) = (2a + ρ, 2b + τ): position (a, b) of phase (ρ, τ)'s kernel
+                            let (a, b) = flipTranspose ? (1 - i / 2, 1 - j / 2) : (i / 2, j / 2), channel = (i % 2 * 2 + j % 2) * c + ci
+                            p[(a * 2 + b) * plane + (flipTranspose ? channel * o + oc : oc * k + channel)] = kernel[i * 4 + j]
+                        }
+                    }
+                }
+            }
+        }
+        Threads.parallelFor(9, costPerItem: 2 * plane) { taps in
+            gen_winograd2_weight_planes(p, plane, Int32(taps.lowerBound), Int32(taps.upperBound), u.pointer)
+        }
+        return u
+    }
+
+    /// The forward pass (plus `bias [O]`, if given), the batch split over the threads.
+    static func stridedWinogradConvolve(_ input: Tensor, _ weight: Tensor, bias: Tensor?, _ g: ConvGeometry, into output: Tensor) {
+        let l = ShiftedLayout(g), k = 4 * g.inChannels, o = g.outChannels
+        let u = stridedWeights(weight, g, flipTranspose: false)
+        let tilesH = (g.outHeight + 1) / 2, tilesW = (g.outWidth + 1) / 2, tiles = tilesH * tilesW
+        let chunk = stridedChunk(tiles: tiles, channels: k + o, batch: g.batch)
+        Threads.parallelFor(g.batch, costPerItem: 9 * k * o * tiles) { range in
+            let phased = TensorStorage(uninitializedCount: 4 * l.phaseSize)
+            let transformed = TensorStorage(uninitializedCount: 9 * k * chunk * tiles)
+            let products = TensorStorage(uninitializedCount: 9 * o * chunk * tiles)
+            for first in stride(from: range.lowerBound, to: range.upperBound, by: chunk) {
+                let samples = min(chunk, range.upperBound - first), columns = samples * tiles
+                // 1. each sample's phases, then Bᵀ d B of their tiles
+                for s in 0..<samples {
+                    pad(input.pointer + (first + s) * g.inChannels * g.inPlane, g, l, into: phased.pointer)
+                    gen_winograd2_input(phased.pointer, Int32(k), l.channelStride, Int32(l.phaseHeight), Int32(l.phaseWidth), 0,
+                                        Int32(tilesH), Int32(tilesW), transformed.pointer + s * tiles, k * columns, columns)
+                }
+                // 2. one product per tap
+                for tap in 0..<9 {
+                    sgemm(transposeA: false, transposeB: false, m: o, n: columns, k: k,
+                          a: u.pointer + tap * o * k, lda: k, b: transformed.pointer + tap * k * columns, ldb: columns,
+                          c: products.pointer + tap * o * columns, ldc: columns)
+                }
+                // 3. Aᵀ m A, with the bias, into the output planes
+                for s in 0..<samples {
+                    gen_winograd2_output(products.pointer + s * tiles, o * columns, columns, Int32(o), Int32(g.outHeight), Int32(g.outWidth),
+                                         Int32(tilesH), Int32(tilesW), bias?.pointer, output.pointer + (first + s) * o * g.outPlane, g.outPlane)
+                }
+            }
+        }
+    }
+
+    /// The input gradient: the phases' gradient as a 2×2 convolution of the output gradient
+    /// (padded by one pixel before) with the turned, transposed kernels, folded into the input's.
+    static func stridedWinogradConvolveBackwardInput(_ gradOutput: Tensor, _ weight: Tensor, _ g: ConvGeometry, into gradInput: Tensor) {
+        let l = ShiftedLayout(g), k = 4 * g.inChannels, o = g.outChannels
+        let u = stridedWeights(weight, g, flipTranspose: true)
+        let tilesH = (l.phaseHeight + 1) / 2, tilesW = (l.phaseWidth + 1) / 2, tiles = tilesH * tilesW
+        let chunk = stridedChunk(tiles: tiles, channels: k + o, batch: g.batch)
+        Threads.parallelFor(g.batch, costPerItem: 9 * k * o * tiles) { range in
+            let phased = TensorStorage(uninitializedCount: 4 * l.phaseSize)
+            let transformed = TensorStorage(uninitializedCount: 9 * o * chunk * tiles)
+            let products = TensorStorage(uninitializedCount: 9 * k * chunk * tiles)
+            for first in stride(from: range.lowerBound, to: range.upperBound, by: chunk) {
+                let samples = min(chunk, range.upperBound - first), columns = samples * tiles
+                // 1. Bᵀ d B of the output gradient's tiles, one pixel before each phase tile
+                for s in 0..<samples {
+                    gen_winograd2_input(gradOutput.pointer + (first + s) * o * g.outPlane, Int32(o), g.outPlane, Int32(g.outHeight), Int32(g.outWidth), -1,
+                                        Int32(tilesH), Int32(tilesW), transformed.pointer + s * tiles, o * columns, columns)
+                }
+                // 2. one product per tap
+                for tap in 0..<9 {
+                    sgemm(transposeA: false, transposeB: false, m: k, n: columns, k: o,
+                          a: u.pointer + tap * o * k, lda: o, b: transformed.pointer + tap * o * columns, ldb: columns,
+                          c: products.pointer + tap * k * columns, ldc: columns)
+                }
+                // 3. Aᵀ m A into the phases, folded back into each sample's input gradient
+                for s in 0..<samples {
+                    gen_winograd2_output(products.pointer + s * tiles, k * columns, columns, Int32(k), Int32(l.phaseHeight), Int32(l.phaseWidth),
+                                         Int32(tilesH), Int32(tilesW), nil, phased.pointer, l.channelStride)
+                    unpad(phased.pointer, g, l, into: gradInput.pointer + (first + s) * g.inChannels * g.inPlane)
+                }
+            }
+        }
+    }
+
+    /// The weight gradient: per tap `dM_tap · V_tapᵀ`, summed over each thread's samples, then
+    /// over the threads in a fixed order, taken back through Gᵀ · G and out of the phases.
+    static func stridedWinogradConvolveBackwardWeight(_ input: Tensor, _ gradOutput: Tensor, _ g: ConvGeometry) -> Tensor {
+        let l = ShiftedLayout(g), c = g.inChannels, k = 4 * c, o = g.outChannels, tapSize = o * k
+        let tilesH = (g.outHeight + 1) / 2, tilesW = (g.outWidth + 1) / 2, tiles = tilesH * tilesW
+        let chunk = stridedChunk(tiles: tiles, channels: k + o, batch: g.batch)
+        let partials = Threads.parallelMap(g.batch, costPerItem: 9 * tapSize * tiles) { range -> TensorStorage in
+            let sums = TensorStorage(count: 9 * tapSize, repeating: 0)
+            let phased = TensorStorage(uninitializedCount: 4 * l.phaseSize)
+            let transformed = TensorStorage(uninitializedCount: 9 * k * chunk * tiles)
+            let gradients = TensorStorage(uninitializedCount: 9 * o * chunk * tiles)
+            for first in stride(from: range.lowerBound, to: range.upperBound, by: chunk) {
+                let samples = min(chunk, range.upperBound - first), columns = samples * tiles
+                // 1. Bᵀ d B of the phases' tiles and A dY Aᵀ of the output gradient's
+                for s in 0..<samples {
+                    pad(input.pointer + (first + s) * c * g.inPlane, g, l, into: phased.pointer)
+                    gen_winograd2_input(phased.pointer, Int32(k), l.channelStride, Int32(l.phaseHeight), Int32(l.phaseWidth), 0,
+                                        Int32(tilesH), Int32(tilesW), transformed.pointer + s * tiles, k * columns, columns)
+                    gen_winograd2_gradient(gradOutput.pointer + (first + s) * o * g.outPlane, Int32(o), Int32(g.outHeight), Int32(g.outWidth),
+                                           Int32(tilesH), Int32(tilesW), gradients.pointer + s * tiles, o * columns, columns)
+                }
+                // 2. per tap, dU += dM · Vᵀ over the chunk's tiles
+                for tap in 0..<9 {
+                    sgemm(transposeA: false, transposeB: true, m: o, n: k, k: columns,
+                          a: gradients.pointer + tap * o * columns, lda: columns, b: transformed.pointer + tap * k * columns, ldb: columns,
+                          beta: 1, c: sums.pointer + tap * tapSize, ldc: k)
+                }
+            }
+            return sums
+        }
+        // 3. the threads' sums in order, Gᵀ dU G into the phases' kernels, back to [O, C, 4, 4]
+        let gradWeight = Tensor(uninitializedShape: [o, c, 4, 4])
+        guard let total = partials.first else {
+            gradWeight.pointer.update(repeating: 0, count: o * c * 16)
+            return gradWeight
+        }
+        let phases = TensorStorage(uninitializedCount: o * k * 4)
+        Threads.parallelFor(o, costPerItem: 9 * k * partials.count) { channels in
+            for partial in partials.dropFirst() {
+                for tap in 0..<9 {
+                    let offset = tap * tapSize + channels.lowerBound * k
+                    let target = total.pointer + offset, source = partial.pointer + offset
+                    for i in 0..<channels.count * k { target[i] += source[i] }
+                }
+            }
+            gen_winograd2_weights_adjoint(total.pointer, Int32(o), Int32(k), Int32(channels.lowerBound), Int32(channels.upperBound), phases.pointer)
+            for oc in channels {
+                for ci in 0..<c {
+                    let kernel = gradWeight.pointer + (oc * c + ci) * 16
+                    for phase in 0..<4 {
+                        let (rho, tau) = (phase / 2, phase % 2), source = phases.pointer + ((oc * k) + phase * c + ci) * 4
+                        for a in 0..<2 {
+                            for b in 0..<2 { kernel[(2 * a + rho) * 4 + 2 * b + tau] = source[a * 2 + b] }
+                        }
+                    }
+                }
+            }
+        }
+        return gradWeight
+    }
+}
