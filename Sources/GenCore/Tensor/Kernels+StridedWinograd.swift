@@ -38,15 +38,22 @@ extension Kernels {
         let c = g.inChannels, o = g.outChannels, k = 4 * c, plane = o * k
         let planes = TensorStorage(uninitializedCount: 4 * plane), u = TensorStorage(uninitializedCount: 9 * plane)
         let w = weight.pointer, p = planes.pointer
+        // tap (i, j) = (2a + ρ, 2b + τ) is position (a, b) of phase (ρ, τ)'s kernel, channel (2ρ + τ)·C + c;
+        // each loop's innermost run writes consecutive floats
         Threads.parallelFor(o, costPerItem: 16 * c) { channels in
-            for oc in channels {
-                for ci in 0..<c {
-                    let kernel = w + (oc * c + ci) * 16
-                    for i in 0..<4 {
-                        for j in 0..<4 {
-                            // tap (i, j) = (2a + ρ, 2b + τ): position (a, b) of phase (ρ, τ)'s kernel
-                            let (a, b) = flipTranspose ? (1 - i / 2, 1 - j / 2) : (i / 2, j / 2), channel = (i % 2 * 2 + j % 2) * c + ci
-                            p[(a * 2 + b) * plane + (flipTranspose ? channel * o + oc : oc * k + channel)] = kernel[i * 4 + j]
+            for i in 0..<4 {
+                for j in 0..<4 {
+                    let (a, b) = flipTranspose ? (1 - i / 2, 1 - j / 2) : (i / 2, j / 2), first = (i % 2 * 2 + j % 2) * c
+                    let target = p + (a * 2 + b) * plane, tap = i * 4 + j
+                    if flipTranspose {
+                        for ci in 0..<c {
+                            let row = target + (first + ci) * o
+                            for oc in channels { row[oc] = w[(oc * c + ci) * 16 + tap] }
+                        }
+                    } else {
+                        for oc in channels {
+                            let row = target + oc * k + first, kernels = w + oc * c * 16 + tap
+                            for ci in 0..<c { row[ci] = kernels[ci * 16] }
                         }
                     }
                 }
