@@ -65,36 +65,51 @@ extension Kernels {
         return u
     }
 
-    /// The forward pass (plus `bias [O]`, if given), the batch split over the threads.
-    static func stridedWinogradConvolve(_ input: Tensor, _ weight: Tensor, bias: Tensor?, _ g: ConvGeometry, into output: Tensor) {
-        let l = ShiftedLayout(g), k = 4 * g.inChannels, o = g.outChannels
-        let u = stridedWeights(weight, g, flipTranspose: false)
-        let tilesH = (g.outHeight + 1) / 2, tilesW = (g.outWidth + 1) / 2, tiles = tilesH * tilesW
-        let chunk = stridedChunk(tiles: tiles, channels: k + o, batch: g.batch)
-        Threads.parallelFor(g.batch, costPerItem: 9 * k * o * tiles) { range in
-            let phased = TensorStorage(uninitializedCount: 4 * l.phaseSize)
-            let transformed = TensorStorage(uninitializedCount: 9 * k * chunk * tiles)
-            let products = TensorStorage(uninitializedCount: 9 * o * chunk * tiles)
+    /// The forward pass and the input gradient alike, the batch split over the threads: per chunk
+    /// of samples, each sample's tiles transformed (`transform(sample, target, tapStride,
+    /// rowStride, scratch)` writes `from` channels of them), one product `[to, from]·[from,
+    /// tiles]` per tap with `u`, and each sample's product tiles taken back out
+    /// (`emit(sample, products, tapStride, rowStride, scratch)`). `scratch` is `phaseFloats`
+    /// floats of the thread's own.
+    private static func stridedProducts(
+        batch: Int, from: Int, to: Int, tiles: Int, weights u: TensorStorage, phaseFloats: Int,
+        transform: (Int, UnsafeMutablePointer<Float>, Int, Int, UnsafeMutablePointer<Float>) -> Void,
+        emit: (Int, UnsafePointer<Float>, Int, Int, UnsafeMutablePointer<Float>) -> Void
+    ) {
+        let chunk = stridedChunk(tiles: tiles, channels: from + to, batch: batch)
+        Threads.parallelFor(batch, costPerItem: 9 * from * to * tiles) { range in
+            let scratch = TensorStorage(uninitializedCount: phaseFloats)
+            let transformed = TensorStorage(uninitializedCount: 9 * from * chunk * tiles)
+            let products = TensorStorage(uninitializedCount: 9 * to * chunk * tiles)
             for first in stride(from: range.lowerBound, to: range.upperBound, by: chunk) {
                 let samples = min(chunk, range.upperBound - first), columns = samples * tiles
-                // 1. each sample's phases, then Bᵀ d B of their tiles
-                for s in 0..<samples {
-                    pad(input.pointer + (first + s) * g.inChannels * g.inPlane, g, l, into: phased.pointer)
-                    gen_winograd2_input(phased.pointer, Int32(k), l.channelStride, Int32(l.phaseHeight), Int32(l.phaseWidth), 0,
-                                        Int32(tilesH), Int32(tilesW), transformed.pointer + s * tiles, k * columns, columns)
-                }
+                // 1. the tiles' transforms, the chunk's samples side by side
+                for s in 0..<samples { transform(first + s, transformed.pointer + s * tiles, from * columns, columns, scratch.pointer) }
                 // 2. one product per tap
                 for tap in 0..<9 {
-                    sgemm(transposeA: false, transposeB: false, m: o, n: columns, k: k,
-                          a: u.pointer + tap * o * k, lda: k, b: transformed.pointer + tap * k * columns, ldb: columns,
-                          c: products.pointer + tap * o * columns, ldc: columns)
+                    sgemm(transposeA: false, transposeB: false, m: to, n: columns, k: from,
+                          a: u.pointer + tap * to * from, lda: from, b: transformed.pointer + tap * from * columns, ldb: columns,
+                          c: products.pointer + tap * to * columns, ldc: columns)
                 }
-                // 3. Aᵀ m A, with the bias, into the output planes
-                for s in 0..<samples {
-                    gen_winograd2_output(products.pointer + s * tiles, o * columns, columns, Int32(o), Int32(g.outHeight), Int32(g.outWidth),
-                                         Int32(tilesH), Int32(tilesW), bias?.pointer, output.pointer + (first + s) * o * g.outPlane, g.outPlane)
-                }
+                // 3. the products' tiles back out
+                for s in 0..<samples { emit(first + s, products.pointer + s * tiles, to * columns, columns, scratch.pointer) }
             }
+        }
+    }
+
+    /// The forward pass (plus `bias [O]`, if given): Bᵀ d B of the phases' tiles, the products,
+    /// Aᵀ m A into the output planes.
+    static func stridedWinogradConvolve(_ input: Tensor, _ weight: Tensor, bias: Tensor?, _ g: ConvGeometry, into output: Tensor) {
+        let l = ShiftedLayout(g), k = 4 * g.inChannels, o = g.outChannels
+        let tilesH = (g.outHeight + 1) / 2, tilesW = (g.outWidth + 1) / 2
+        stridedProducts(batch: g.batch, from: k, to: o, tiles: tilesH * tilesW, weights: stridedWeights(weight, g, flipTranspose: false),
+                        phaseFloats: 4 * l.phaseSize) { n, target, tapStride, rowStride, phased in
+            pad(input.pointer + n * g.inChannels * g.inPlane, g, l, into: phased)
+            gen_winograd2_input(phased, Int32(k), l.channelStride, Int32(l.phaseHeight), Int32(l.phaseWidth), 0,
+                                Int32(tilesH), Int32(tilesW), target, tapStride, rowStride)
+        } emit: { n, products, tapStride, rowStride, _ in
+            gen_winograd2_output(products, tapStride, rowStride, Int32(o), Int32(g.outHeight), Int32(g.outWidth),
+                                 Int32(tilesH), Int32(tilesW), bias?.pointer, output.pointer + n * o * g.outPlane, g.outPlane)
         }
     }
 
@@ -102,33 +117,15 @@ extension Kernels {
     /// (padded by one pixel before) with the turned, transposed kernels, folded into the input's.
     static func stridedWinogradConvolveBackwardInput(_ gradOutput: Tensor, _ weight: Tensor, _ g: ConvGeometry, into gradInput: Tensor) {
         let l = ShiftedLayout(g), k = 4 * g.inChannels, o = g.outChannels
-        let u = stridedWeights(weight, g, flipTranspose: true)
-        let tilesH = (l.phaseHeight + 1) / 2, tilesW = (l.phaseWidth + 1) / 2, tiles = tilesH * tilesW
-        let chunk = stridedChunk(tiles: tiles, channels: k + o, batch: g.batch)
-        Threads.parallelFor(g.batch, costPerItem: 9 * k * o * tiles) { range in
-            let phased = TensorStorage(uninitializedCount: 4 * l.phaseSize)
-            let transformed = TensorStorage(uninitializedCount: 9 * o * chunk * tiles)
-            let products = TensorStorage(uninitializedCount: 9 * k * chunk * tiles)
-            for first in stride(from: range.lowerBound, to: range.upperBound, by: chunk) {
-                let samples = min(chunk, range.upperBound - first), columns = samples * tiles
-                // 1. Bᵀ d B of the output gradient's tiles, one pixel before each phase tile
-                for s in 0..<samples {
-                    gen_winograd2_input(gradOutput.pointer + (first + s) * o * g.outPlane, Int32(o), g.outPlane, Int32(g.outHeight), Int32(g.outWidth), -1,
-                                        Int32(tilesH), Int32(tilesW), transformed.pointer + s * tiles, o * columns, columns)
-                }
-                // 2. one product per tap
-                for tap in 0..<9 {
-                    sgemm(transposeA: false, transposeB: false, m: k, n: columns, k: o,
-                          a: u.pointer + tap * o * k, lda: o, b: transformed.pointer + tap * o * columns, ldb: columns,
-                          c: products.pointer + tap * k * columns, ldc: columns)
-                }
-                // 3. Aᵀ m A into the phases, folded back into each sample's input gradient
-                for s in 0..<samples {
-                    gen_winograd2_output(products.pointer + s * tiles, k * columns, columns, Int32(k), Int32(l.phaseHeight), Int32(l.phaseWidth),
-                                         Int32(tilesH), Int32(tilesW), nil, phased.pointer, l.channelStride)
-                    unpad(phased.pointer, g, l, into: gradInput.pointer + (first + s) * g.inChannels * g.inPlane)
-                }
-            }
+        let tilesH = (l.phaseHeight + 1) / 2, tilesW = (l.phaseWidth + 1) / 2
+        stridedProducts(batch: g.batch, from: o, to: k, tiles: tilesH * tilesW, weights: stridedWeights(weight, g, flipTranspose: true),
+                        phaseFloats: 4 * l.phaseSize) { n, target, tapStride, rowStride, _ in
+            gen_winograd2_input(gradOutput.pointer + n * o * g.outPlane, Int32(o), g.outPlane, Int32(g.outHeight), Int32(g.outWidth), -1,
+                                Int32(tilesH), Int32(tilesW), target, tapStride, rowStride)
+        } emit: { n, products, tapStride, rowStride, phased in
+            gen_winograd2_output(products, tapStride, rowStride, Int32(k), Int32(l.phaseHeight), Int32(l.phaseWidth),
+                                 Int32(tilesH), Int32(tilesW), nil, phased, l.channelStride)
+            unpad(phased, g, l, into: gradInput.pointer + n * g.inChannels * g.inPlane)
         }
     }
 
