@@ -69,7 +69,7 @@ enum BufferPool {
     /// Buffers below this many bytes are not pooled.
     static let smallest = 64 << 10
     /// At most this many bytes wait in the pool; a buffer freed beyond it goes back to malloc.
-    static let capacity = 2 << 30
+    static let capacity = 1 << 30
 
     private static let lock = NSLock()
     nonisolated(unsafe) private static var free: [Int: [UnsafeMutableRawPointer]] = [:]
