@@ -34,7 +34,8 @@ let package = Package(
         // glibc's mallopt, which Swift's Glibc module leaves out.
         .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
 
-        // Element-wise kernels built per CPU generation (AVX-512, AVX2, baseline), picked at load.
+        // Kernels built for the CPU they run on (AVX-512 or portable, picked at load or run time):
+        // element-wise ones, the worker pool, the convolutions' Winograd transforms and row copies.
         .target(name: "CKernels", path: "Sources/CKernels"),
 
         .target(name: "GenCore", dependencies: ["CBLAS", "CHDF5", "CPNG", "CZlib", "CMalloc", "CKernels"]),

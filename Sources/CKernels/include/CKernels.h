@@ -1,10 +1,12 @@
 #ifndef GEN_CKERNELS_H
 #define GEN_CKERNELS_H
-// Element-wise kernels compiled for the CPU they run on: each function is built for AVX-512,
-// AVX2 and baseline x86-64, and the loader picks the widest the CPU has (function
-// multiversioning). Swift cannot do this: its vector code targets the baseline (4-wide SSE)
-// unless the whole package is built with -target-cpu, which a package used as a dependency
-// cannot ask for.
+// GenCore's kernels that need the CPU's wide vectors: element-wise ones (kernels.c: SiLU, Adam),
+// the worker pool (pool.c), the convolutions' row copies (columns.c) and Winograd transforms
+// (winograd.c, winograd2.c). Swift cannot target the CPU it runs on: its vector code is the
+// baseline's (4-wide SSE) unless the whole package is built with -target-cpu, which a package
+// used as a dependency cannot ask for. So the element-wise functions are built for AVX-512, AVX2
+// and baseline x86-64 with the loader picking the widest the CPU has (function multiversioning),
+// and the rest have hand-written AVX-512 paths chosen at run time (cpu.c) beside portable loops.
 #include <stddef.h>
 
 /// y[i] = x[i]·σ(x[i]).
