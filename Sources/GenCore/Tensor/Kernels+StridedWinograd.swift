@@ -23,14 +23,6 @@ extension Kernels {
             && g.dilationH == 1 && g.dilationW == 1 && g.inChannels >= 8 && g.outChannels >= 8
     }
 
-    /// Samples per chunk: about 256 tiles for the products, the transformed chunk (9 taps of
-    /// both sides' channels) near the core's cache.
-    private static func stridedChunk(tiles: Int, channels: Int, batch: Int) -> Int {
-        let byColumns = (256 + tiles - 1) / tiles
-        let byMemory = max(1, (1 << 20) / (9 * 4 * channels * tiles))
-        return max(1, min(batch, byColumns, byMemory))
-    }
-
     /// `W` `[O, C, 4, 4]` as the phases' 2×2 kernels `W'`, then G W' Gᵀ: 9 matrices `[O, 4C]`; with
     /// `flipTranspose`, of `W'` turned half a turn, 9 matrices `[4C, O]`. `W'` is laid out as four
     /// planes, one per kernel position (a, b), so that the transform is sums of whole planes.
@@ -65,45 +57,13 @@ extension Kernels {
         return u
     }
 
-    /// The forward pass and the input gradient alike, the batch split over the threads: per chunk
-    /// of samples, each sample's tiles transformed (`transform(sample, target, tapStride,
-    /// rowStride, scratch)` writes `from` channels of them), one product `[to, from]·[from,
-    /// tiles]` per tap with `u`, and each sample's product tiles taken back out
-    /// (`emit(sample, products, tapStride, rowStride, scratch)`). `scratch` is `phaseFloats`
-    /// floats of the thread's own.
-    private static func stridedProducts(
-        batch: Int, from: Int, to: Int, tiles: Int, weights u: TensorStorage, phaseFloats: Int,
-        transform: (Int, UnsafeMutablePointer<Float>, Int, Int, UnsafeMutablePointer<Float>) -> Void,
-        emit: (Int, UnsafePointer<Float>, Int, Int, UnsafeMutablePointer<Float>) -> Void
-    ) {
-        let chunk = stridedChunk(tiles: tiles, channels: from + to, batch: batch)
-        Threads.parallelFor(batch, costPerItem: 9 * from * to * tiles) { range in
-            let scratch = TensorStorage(uninitializedCount: phaseFloats)
-            let transformed = TensorStorage(uninitializedCount: 9 * from * chunk * tiles)
-            let products = TensorStorage(uninitializedCount: 9 * to * chunk * tiles)
-            for first in stride(from: range.lowerBound, to: range.upperBound, by: chunk) {
-                let samples = min(chunk, range.upperBound - first), columns = samples * tiles
-                // 1. the tiles' transforms, the chunk's samples side by side
-                for s in 0..<samples { transform(first + s, transformed.pointer + s * tiles, from * columns, columns, scratch.pointer) }
-                // 2. one product per tap
-                for tap in 0..<9 {
-                    sgemm(transposeA: false, transposeB: false, m: to, n: columns, k: from,
-                          a: u.pointer + tap * to * from, lda: from, b: transformed.pointer + tap * from * columns, ldb: columns,
-                          c: products.pointer + tap * to * columns, ldc: columns)
-                }
-                // 3. the products' tiles back out
-                for s in 0..<samples { emit(first + s, products.pointer + s * tiles, to * columns, columns, scratch.pointer) }
-            }
-        }
-    }
-
     /// The forward pass (plus `bias [O]`, if given): Bᵀ d B of the phases' tiles, the products,
     /// Aᵀ m A into the output planes.
     static func stridedWinogradConvolve(_ input: Tensor, _ weight: Tensor, bias: Tensor?, _ g: ConvGeometry, into output: Tensor) {
         let l = ShiftedLayout(g), k = 4 * g.inChannels, o = g.outChannels
         let tilesH = (g.outHeight + 1) / 2, tilesW = (g.outWidth + 1) / 2
-        stridedProducts(batch: g.batch, from: k, to: o, tiles: tilesH * tilesW, weights: stridedWeights(weight, g, flipTranspose: false),
-                        phaseFloats: 4 * l.phaseSize) { n, target, tapStride, rowStride, phased in
+        winogradProducts(taps: 9, batch: g.batch, from: k, to: o, tiles: tilesH * tilesW, weights: stridedWeights(weight, g, flipTranspose: false),
+                         scratchFloats: 4 * l.phaseSize) { n, target, tapStride, rowStride, phased in
             pad(input.pointer + n * g.inChannels * g.inPlane, g, l, into: phased)
             gen_winograd2_input(phased, Int32(k), l.channelStride, Int32(l.phaseHeight), Int32(l.phaseWidth), 0,
                                 Int32(tilesH), Int32(tilesW), target, tapStride, rowStride)
@@ -118,8 +78,8 @@ extension Kernels {
     static func stridedWinogradConvolveBackwardInput(_ gradOutput: Tensor, _ weight: Tensor, _ g: ConvGeometry, into gradInput: Tensor) {
         let l = ShiftedLayout(g), k = 4 * g.inChannels, o = g.outChannels
         let tilesH = (l.phaseHeight + 1) / 2, tilesW = (l.phaseWidth + 1) / 2
-        stridedProducts(batch: g.batch, from: o, to: k, tiles: tilesH * tilesW, weights: stridedWeights(weight, g, flipTranspose: true),
-                        phaseFloats: 4 * l.phaseSize) { n, target, tapStride, rowStride, _ in
+        winogradProducts(taps: 9, batch: g.batch, from: o, to: k, tiles: tilesH * tilesW, weights: stridedWeights(weight, g, flipTranspose: true),
+                         scratchFloats: 4 * l.phaseSize) { n, target, tapStride, rowStride, _ in
             gen_winograd2_input(gradOutput.pointer + n * o * g.outPlane, Int32(o), g.outPlane, Int32(g.outHeight), Int32(g.outWidth), -1,
                                 Int32(tilesH), Int32(tilesW), target, tapStride, rowStride)
         } emit: { n, products, tapStride, rowStride, phased in
@@ -129,51 +89,27 @@ extension Kernels {
         }
     }
 
-    /// The weight gradient: per tap `dM_tap · V_tapᵀ`, summed over each thread's samples, then
-    /// over the threads in a fixed order, taken back through Gᵀ · G and out of the phases.
+    /// The weight gradient: per tap `dM_tap · V_tapᵀ` with `dM = A dY Aᵀ`, taken back through
+    /// Gᵀ · G and out of the phases.
     static func stridedWinogradConvolveBackwardWeight(_ input: Tensor, _ gradOutput: Tensor, _ g: ConvGeometry) -> Tensor {
-        let l = ShiftedLayout(g), c = g.inChannels, k = 4 * c, o = g.outChannels, tapSize = o * k
-        let tilesH = (g.outHeight + 1) / 2, tilesW = (g.outWidth + 1) / 2, tiles = tilesH * tilesW
-        let chunk = stridedChunk(tiles: tiles, channels: k + o, batch: g.batch)
-        let partials = Threads.parallelMap(g.batch, costPerItem: 9 * tapSize * tiles) { range -> TensorStorage in
-            let sums = TensorStorage(count: 9 * tapSize, repeating: 0)
-            let phased = TensorStorage(uninitializedCount: 4 * l.phaseSize)
-            let transformed = TensorStorage(uninitializedCount: 9 * k * chunk * tiles)
-            let gradients = TensorStorage(uninitializedCount: 9 * o * chunk * tiles)
-            for first in stride(from: range.lowerBound, to: range.upperBound, by: chunk) {
-                let samples = min(chunk, range.upperBound - first), columns = samples * tiles
-                // 1. Bᵀ d B of the phases' tiles and A dY Aᵀ of the output gradient's
-                for s in 0..<samples {
-                    pad(input.pointer + (first + s) * c * g.inPlane, g, l, into: phased.pointer)
-                    gen_winograd2_input(phased.pointer, Int32(k), l.channelStride, Int32(l.phaseHeight), Int32(l.phaseWidth), 0,
-                                        Int32(tilesH), Int32(tilesW), transformed.pointer + s * tiles, k * columns, columns)
-                    gen_winograd2_gradient(gradOutput.pointer + (first + s) * o * g.outPlane, Int32(o), Int32(g.outHeight), Int32(g.outWidth),
-                                           Int32(tilesH), Int32(tilesW), gradients.pointer + s * tiles, o * columns, columns)
-                }
-                // 2. per tap, dU += dM · Vᵀ over the chunk's tiles
-                for tap in 0..<9 {
-                    sgemm(transposeA: false, transposeB: true, m: o, n: k, k: columns,
-                          a: gradients.pointer + tap * o * columns, lda: columns, b: transformed.pointer + tap * k * columns, ldb: columns,
-                          beta: 1, c: sums.pointer + tap * tapSize, ldc: k)
-                }
-            }
-            return sums
-        }
-        // 3. the threads' sums in order, Gᵀ dU G into the phases' kernels, back to [O, C, 4, 4]
+        let l = ShiftedLayout(g), c = g.inChannels, k = 4 * c, o = g.outChannels
+        let tilesH = (g.outHeight + 1) / 2, tilesW = (g.outWidth + 1) / 2
         let gradWeight = Tensor(uninitializedShape: [o, c, 4, 4])
-        guard let total = partials.first else {
-            gradWeight.pointer.update(repeating: 0, count: o * c * 16)
+        let total = winogradWeightProducts(taps: 9, batch: g.batch, inputs: k, outputs: o, tiles: tilesH * tilesW,
+                                           scratchFloats: 4 * l.phaseSize) { n, inputTiles, gradientTiles, inputStride, gradientStride, rowStride, phased in
+            pad(input.pointer + n * c * g.inPlane, g, l, into: phased)
+            gen_winograd2_input(phased, Int32(k), l.channelStride, Int32(l.phaseHeight), Int32(l.phaseWidth), 0,
+                                Int32(tilesH), Int32(tilesW), inputTiles, inputStride, rowStride)
+            gen_winograd2_gradient(gradOutput.pointer + n * o * g.outPlane, Int32(o), Int32(g.outHeight), Int32(g.outWidth),
+                                   Int32(tilesH), Int32(tilesW), gradientTiles, gradientStride, rowStride)
+        }
+        guard let total else {
+            gradWeight.pointer.update(repeating: 0, count: gradWeight.count)
             return gradWeight
         }
+        // Gᵀ dU G into the phases' kernels, then back to [O, C, 4, 4]
         let phases = TensorStorage(uninitializedCount: o * k * 4)
-        Threads.parallelFor(o, costPerItem: 9 * k * partials.count) { channels in
-            for partial in partials.dropFirst() {
-                for tap in 0..<9 {
-                    let offset = tap * tapSize + channels.lowerBound * k
-                    let target = total.pointer + offset, source = partial.pointer + offset
-                    for i in 0..<channels.count * k { target[i] += source[i] }
-                }
-            }
+        Threads.parallelFor(o, costPerItem: 40 * k) { channels in
             gen_winograd2_weights_adjoint(total.pointer, Int32(o), Int32(k), Int32(channels.lowerBound), Int32(channels.upperBound), phases.pointer)
             for oc in channels {
                 for ci in 0..<c {

@@ -24,62 +24,93 @@ extension Kernels {
             && g.inChannels >= 8 && g.outChannels >= 8 && g.height * g.width >= 100
     }
 
-    /// The tiling of one sample's plane and how many samples share one set of products.
-    private struct WinogradTiling {
-        let height: Int, width: Int
-        let tilesH: Int, tilesW: Int
-        var tiles: Int { tilesH * tilesW }
+    /// Samples per chunk of Winograd's products: enough tiles for the products to run well
+    /// (about 256 columns), few enough that the transformed chunk (`taps` matrices of both sides'
+    /// `channels`) stays near the core's cache.
+    static func winogradChunk(taps: Int, tiles: Int, channels: Int, batch: Int) -> Int {
+        let byColumns = (256 + tiles - 1) / tiles
+        let byMemory = max(1, (1 << 20) / (taps * 4 * channels * tiles))
+        return max(1, min(batch, byColumns, byMemory))
+    }
 
-        init(height: Int, width: Int) {
-            self.height = height
-            self.width = width
-            tilesH = (height + 1) / 2
-            tilesW = (width + 1) / 2
-        }
-
-        /// Samples per chunk: enough tiles for the products to run well (about 256 columns),
-        /// few enough that the transformed chunk (16 taps of both sides' channels) stays near
-        /// the core's cache.
-        func samplesPerChunk(channels: Int, batch: Int) -> Int {
-            let byColumns = (256 + tiles - 1) / tiles
-            let byMemory = max(1, (1 << 20) / (16 * 4 * channels * tiles))
-            return max(1, min(batch, byColumns, byMemory))
+    /// The forward pass and the input gradient of every Winograd convolution, the batch split over
+    /// the threads: per chunk of samples, each sample's tiles transformed (`transform(sample,
+    /// target, tapStride, rowStride, scratch)` writes `from` channels of them), one product
+    /// `[to, from]·[from, tiles]` per tap with `u` (`taps` matrices `[to, from]`), and each
+    /// sample's product tiles taken back out (`emit(sample, products, tapStride, rowStride,
+    /// scratch)`). `scratch` is `scratchFloats` floats of the thread's own.
+    static func winogradProducts(
+        taps: Int, batch: Int, from: Int, to: Int, tiles: Int, weights u: TensorStorage, scratchFloats: Int = 0,
+        transform: (Int, UnsafeMutablePointer<Float>, Int, Int, UnsafeMutablePointer<Float>) -> Void,
+        emit: (Int, UnsafePointer<Float>, Int, Int, UnsafeMutablePointer<Float>) -> Void
+    ) {
+        let chunk = winogradChunk(taps: taps, tiles: tiles, channels: from + to, batch: batch)
+        Threads.parallelFor(batch, costPerItem: taps * from * to * tiles) { range in
+            let scratch = TensorStorage(uninitializedCount: scratchFloats)
+            let transformed = TensorStorage(uninitializedCount: taps * from * chunk * tiles)
+            let products = TensorStorage(uninitializedCount: taps * to * chunk * tiles)
+            for first in stride(from: range.lowerBound, to: range.upperBound, by: chunk) {
+                let samples = min(chunk, range.upperBound - first), columns = samples * tiles
+                // 1. the tiles' transforms, the chunk's samples side by side
+                for s in 0..<samples { transform(first + s, transformed.pointer + s * tiles, from * columns, columns, scratch.pointer) }
+                // 2. one product per tap
+                for tap in 0..<taps {
+                    sgemm(transposeA: false, transposeB: false, m: to, n: columns, k: from,
+                          a: u.pointer + tap * to * from, lda: from, b: transformed.pointer + tap * from * columns, ldb: columns,
+                          c: products.pointer + tap * to * columns, ldc: columns)
+                }
+                // 3. the products' tiles back out
+                for s in 0..<samples { emit(first + s, products.pointer + s * tiles, to * columns, columns, scratch.pointer) }
+            }
         }
     }
 
-    /// `[N, C, H, W] → [N, O, H, W]` by Winograd, with `u` the transformed weights (16 matrices
-    /// `[O, C]`) and an optional bias `[O]`; the batch split over the threads.
-    private static func winogradConvolve(
-        _ input: Tensor, channels: Int, outChannels: Int, _ t: WinogradTiling,
-        weights u: TensorStorage, bias: Tensor?, into output: Tensor
-    ) {
-        let batch = input.shape[0], inPlane = channels * t.height * t.width, outPlane = outChannels * t.height * t.width
-        let chunk = t.samplesPerChunk(channels: channels + outChannels, batch: batch)
-        Threads.parallelFor(batch, costPerItem: 16 * channels * outChannels * t.tiles) { range in
-            let transformed = TensorStorage(uninitializedCount: 16 * channels * chunk * t.tiles)
-            let products = TensorStorage(uninitializedCount: 16 * outChannels * chunk * t.tiles)
+    /// The weight gradient's products of every Winograd convolution: per tap `dU += dM · Vᵀ`
+    /// over the tiles, where `transform(sample, input target, gradient target, input tap stride,
+    /// gradient tap stride, rowStride, scratch)` writes the sample's `inputs` channels of input
+    /// tiles and `outputs` channels of output-gradient tiles. Each thread sums its samples, the
+    /// threads' sums are added in a fixed order, and the total `[taps][outputs, inputs]` is
+    /// returned (nil for an empty batch).
+    static func winogradWeightProducts(
+        taps: Int, batch: Int, inputs: Int, outputs: Int, tiles: Int, scratchFloats: Int = 0,
+        transform: (Int, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Int, Int, Int, UnsafeMutablePointer<Float>) -> Void
+    ) -> TensorStorage? {
+        let tapSize = outputs * inputs
+        let chunk = winogradChunk(taps: taps, tiles: tiles, channels: inputs + outputs, batch: batch)
+        let partials = Threads.parallelMap(batch, costPerItem: taps * tapSize * tiles) { range -> TensorStorage in
+            let sums = TensorStorage(count: taps * tapSize, repeating: 0)
+            let scratch = TensorStorage(uninitializedCount: scratchFloats)
+            let transformed = TensorStorage(uninitializedCount: taps * inputs * chunk * tiles)
+            let gradients = TensorStorage(uninitializedCount: taps * outputs * chunk * tiles)
             for first in stride(from: range.lowerBound, to: range.upperBound, by: chunk) {
-                let samples = min(chunk, range.upperBound - first), columns = samples * t.tiles
-                // 1. Bᵀ d B of every input tile, the chunk's samples side by side
+                let samples = min(chunk, range.upperBound - first), columns = samples * tiles
+                // 1. both sides' tiles transformed, the chunk's samples side by side
                 for s in 0..<samples {
-                    gen_winograd_input(input.pointer + (first + s) * inPlane, Int32(channels), Int32(t.height), Int32(t.width),
-                                       Int32(t.tilesH), Int32(t.tilesW), transformed.pointer + s * t.tiles, channels * columns, columns)
+                    transform(first + s, transformed.pointer + s * tiles, gradients.pointer + s * tiles,
+                              inputs * columns, outputs * columns, columns, scratch.pointer)
                 }
-                // 2. one product per tap
-                for tap in 0..<16 {
-                    sgemm(transposeA: false, transposeB: false, m: outChannels, n: columns, k: channels,
-                          a: u.pointer + tap * outChannels * channels, lda: channels,
-                          b: transformed.pointer + tap * channels * columns, ldb: columns,
-                          c: products.pointer + tap * outChannels * columns, ldc: columns)
+                // 2. per tap, dU += dM · Vᵀ over the chunk's tiles
+                for tap in 0..<taps {
+                    sgemm(transposeA: false, transposeB: true, m: outputs, n: inputs, k: columns,
+                          a: gradients.pointer + tap * outputs * columns, lda: columns,
+                          b: transformed.pointer + tap * inputs * columns, ldb: columns,
+                          beta: 1, c: sums.pointer + tap * tapSize, ldc: inputs)
                 }
-                // 3. Aᵀ m A of every product tile, with the bias, into the output planes
-                for s in 0..<samples {
-                    gen_winograd_output(products.pointer + s * t.tiles, outChannels * columns, columns, Int32(outChannels),
-                                        Int32(t.height), Int32(t.width), Int32(t.tilesH), Int32(t.tilesW),
-                                        bias?.pointer, output.pointer + (first + s) * outPlane)
+            }
+            return sums
+        }
+        // 3. the threads' sums in order, output channels split over the threads
+        guard let total = partials.first else { return nil }
+        Threads.parallelFor(outputs, costPerItem: taps * inputs * partials.count) { channels in
+            for partial in partials.dropFirst() {
+                for tap in 0..<taps {
+                    let offset = tap * tapSize + channels.lowerBound * inputs
+                    let target = total.pointer + offset, source = partial.pointer + offset
+                    for i in 0..<channels.count * inputs { target[i] += source[i] }
                 }
             }
         }
+        return total
     }
 
     /// G g Gᵀ of every kernel (turned half a turn, channel axes swapped, with `flipTranspose`),
@@ -93,65 +124,50 @@ extension Kernels {
         return u
     }
 
+    /// `[N, from, H, W] → [N, to, H, W]` by F(2×2, 3×3) with `u` (16 matrices `[to, from]`) and
+    /// an optional bias `[to]`: the forward pass, or the input gradient with the turned kernels.
+    private static func winogradConvolve(_ input: Tensor, from: Int, to: Int, _ g: ConvGeometry, weights u: TensorStorage,
+                                         bias: Tensor?, into output: Tensor) {
+        let tilesH = (g.height + 1) / 2, tilesW = (g.width + 1) / 2, plane = g.height * g.width
+        winogradProducts(taps: 16, batch: g.batch, from: from, to: to, tiles: tilesH * tilesW, weights: u) { n, target, tapStride, rowStride, _ in
+            gen_winograd_input(input.pointer + n * from * plane, Int32(from), Int32(g.height), Int32(g.width),
+                               Int32(tilesH), Int32(tilesW), target, tapStride, rowStride)
+        } emit: { n, products, tapStride, rowStride, _ in
+            gen_winograd_output(products, tapStride, rowStride, Int32(to), Int32(g.height), Int32(g.width),
+                                Int32(tilesH), Int32(tilesW), bias?.pointer, output.pointer + n * to * plane)
+        }
+    }
+
     /// The forward pass by Winograd (plus `bias [O]`, if given).
     static func winogradConvolve(_ input: Tensor, _ weight: Tensor, bias: Tensor?, _ g: ConvGeometry, into output: Tensor) {
-        let u = winogradWeights(weight, g, flipTranspose: false)
-        winogradConvolve(input, channels: g.inChannels, outChannels: g.outChannels, WinogradTiling(height: g.height, width: g.width),
-                         weights: u, bias: bias, into: output)
+        winogradConvolve(input, from: g.inChannels, to: g.outChannels, g, weights: winogradWeights(weight, g, flipTranspose: false),
+                         bias: bias, into: output)
     }
 
     /// The input gradient by Winograd: the convolution of the output gradient with the kernel
     /// turned half a turn, its channel axes swapped.
     static func winogradConvolveBackwardInput(_ gradOutput: Tensor, _ weight: Tensor, _ g: ConvGeometry, into gradInput: Tensor) {
-        let u = winogradWeights(weight, g, flipTranspose: true)
-        winogradConvolve(gradOutput, channels: g.outChannels, outChannels: g.inChannels, WinogradTiling(height: g.height, width: g.width),
-                         weights: u, bias: nil, into: gradInput)
+        winogradConvolve(gradOutput, from: g.outChannels, to: g.inChannels, g, weights: winogradWeights(weight, g, flipTranspose: true),
+                         bias: nil, into: gradInput)
     }
 
-    /// The weight gradient by Winograd: per tap `dM_tap · V_tapᵀ`, summed over each thread's
-    /// samples, then over the threads in a fixed order, and taken back through the weight
-    /// transform's adjoint.
+    /// The weight gradient by Winograd: per tap `dM_tap · V_tapᵀ` with `dM = A dY Aᵀ`, taken back
+    /// through the weight transform's adjoint `Gᵀ dU G`.
     static func winogradConvolveBackwardWeight(_ input: Tensor, _ gradOutput: Tensor, _ g: ConvGeometry) -> Tensor {
-        let t = WinogradTiling(height: g.height, width: g.width)
-        let inPlane = g.inChannels * g.inPlane, outPlane = g.outChannels * g.outPlane, tapSize = g.outChannels * g.inChannels
-        let chunk = t.samplesPerChunk(channels: g.inChannels + g.outChannels, batch: g.batch)
-        let partials = Threads.parallelMap(g.batch, costPerItem: 16 * tapSize * t.tiles) { range -> TensorStorage in
-            let sums = TensorStorage(count: 16 * tapSize, repeating: 0)
-            let transformed = TensorStorage(uninitializedCount: 16 * g.inChannels * chunk * t.tiles)
-            let gradients = TensorStorage(uninitializedCount: 16 * g.outChannels * chunk * t.tiles)
-            for first in stride(from: range.lowerBound, to: range.upperBound, by: chunk) {
-                let samples = min(chunk, range.upperBound - first), columns = samples * t.tiles
-                // 1. Bᵀ d B of the input tiles and A dY Aᵀ of the output-gradient tiles
-                for s in 0..<samples {
-                    gen_winograd_input(input.pointer + (first + s) * inPlane, Int32(g.inChannels), Int32(t.height), Int32(t.width),
-                                       Int32(t.tilesH), Int32(t.tilesW), transformed.pointer + s * t.tiles, g.inChannels * columns, columns)
-                    gen_winograd_gradient(gradOutput.pointer + (first + s) * outPlane, Int32(g.outChannels), Int32(t.height), Int32(t.width),
-                                          Int32(t.tilesH), Int32(t.tilesW), gradients.pointer + s * t.tiles, g.outChannels * columns, columns)
-                }
-                // 2. per tap, dU += dM · Vᵀ over the chunk's tiles
-                for tap in 0..<16 {
-                    sgemm(transposeA: false, transposeB: true, m: g.outChannels, n: g.inChannels, k: columns,
-                          a: gradients.pointer + tap * g.outChannels * columns, lda: columns,
-                          b: transformed.pointer + tap * g.inChannels * columns, ldb: columns,
-                          beta: 1, c: sums.pointer + tap * tapSize, ldc: g.inChannels)
-                }
-            }
-            return sums
-        }
-        // 3. the threads' sums in order, then Gᵀ dU G, output channels split over the threads
+        let tilesH = (g.height + 1) / 2, tilesW = (g.width + 1) / 2
         let gradWeight = Tensor(uninitializedShape: [g.outChannels, g.inChannels, 3, 3])
-        guard let total = partials.first else {
-            gradWeight.pointer.update(repeating: 0, count: 9 * tapSize)
+        let total = winogradWeightProducts(taps: 16, batch: g.batch, inputs: g.inChannels, outputs: g.outChannels,
+                                           tiles: tilesH * tilesW) { n, inputTiles, gradientTiles, inputStride, gradientStride, rowStride, _ in
+            gen_winograd_input(input.pointer + n * g.inChannels * g.inPlane, Int32(g.inChannels), Int32(g.height), Int32(g.width),
+                               Int32(tilesH), Int32(tilesW), inputTiles, inputStride, rowStride)
+            gen_winograd_gradient(gradOutput.pointer + n * g.outChannels * g.outPlane, Int32(g.outChannels), Int32(g.height), Int32(g.width),
+                                  Int32(tilesH), Int32(tilesW), gradientTiles, gradientStride, rowStride)
+        }
+        guard let total else {
+            gradWeight.pointer.update(repeating: 0, count: gradWeight.count)
             return gradWeight
         }
-        Threads.parallelFor(g.outChannels, costPerItem: 16 * g.inChannels * partials.count) { channels in
-            for partial in partials.dropFirst() {
-                for tap in 0..<16 {
-                    let offset = tap * tapSize + channels.lowerBound * g.inChannels, count = channels.count * g.inChannels
-                    let target = total.pointer + offset, source = partial.pointer + offset
-                    for i in 0..<count { target[i] += source[i] }
-                }
-            }
+        Threads.parallelFor(g.outChannels, costPerItem: 64 * g.inChannels) { channels in
             gen_winograd_weights_adjoint(total.pointer, Int32(g.outChannels), Int32(g.inChannels),
                                          Int32(channels.lowerBound), Int32(channels.upperBound), gradWeight.pointer)
         }
