@@ -10,11 +10,6 @@
 #if GEN_HAS_AVX512_CODE
 #define AVX512 GEN_AVX512
 
-/// The first `n` of 16 lanes (n clamped to 0 … 16).
-AVX512 static inline __mmask16 first_lanes(int n) {
-    return n <= 0 ? 0 : n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
-}
-
 AVX512 static void split_avx512(const float *source, size_t sourceStride, int rows, int width,
                                 float *even, float *odd, size_t targetStride) {
     const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
@@ -27,11 +22,11 @@ AVX512 static void split_avx512(const float *source, size_t sourceStride, int ro
         _mm_prefetch((const char *)(line + 4 * sourceStride), _MM_HINT_T0);
         _mm_prefetch((const char *)(line + 4 * sourceStride) + 64, _MM_HINT_T0);
         for (int w = 0; w < width; w += 32) {
-            __m512 low = _mm512_maskz_loadu_ps(first_lanes(width - w), line + w);
-            __m512 high = _mm512_maskz_loadu_ps(first_lanes(width - w - 16), line + w + 16);
+            __m512 low = _mm512_maskz_loadu_ps(gen_first_lanes(width - w), line + w);
+            __m512 high = _mm512_maskz_loadu_ps(gen_first_lanes(width - w - 16), line + w + 16);
             int pairs = (width - w + 1) / 2, odd_count = (width - w) / 2;
-            _mm512_mask_storeu_ps(e + w / 2, first_lanes(pairs), _mm512_permutex2var_ps(low, evens, high));
-            _mm512_mask_storeu_ps(o + w / 2, first_lanes(odd_count), _mm512_permutex2var_ps(low, odds, high));
+            _mm512_mask_storeu_ps(e + w / 2, gen_first_lanes(pairs), _mm512_permutex2var_ps(low, evens, high));
+            _mm512_mask_storeu_ps(o + w / 2, gen_first_lanes(odd_count), _mm512_permutex2var_ps(low, odds, high));
         }
     }
 }
@@ -46,10 +41,10 @@ AVX512 static void merge_avx512(const float *even, const float *odd, size_t sour
         _mm_prefetch((const char *)(e + 4 * sourceStride), _MM_HINT_T0);
         _mm_prefetch((const char *)(o + 4 * sourceStride), _MM_HINT_T0);
         for (int w = 0; w < width; w += 32) {
-            __m512 ev = _mm512_maskz_loadu_ps(first_lanes((width - w + 1) / 2), e + w / 2);
-            __m512 od = _mm512_maskz_loadu_ps(first_lanes((width - w) / 2), o + w / 2);
-            _mm512_mask_storeu_ps(line + w, first_lanes(width - w), _mm512_permutex2var_ps(ev, low, od));
-            _mm512_mask_storeu_ps(line + w + 16, first_lanes(width - w - 16), _mm512_permutex2var_ps(ev, high, od));
+            __m512 ev = _mm512_maskz_loadu_ps(gen_first_lanes((width - w + 1) / 2), e + w / 2);
+            __m512 od = _mm512_maskz_loadu_ps(gen_first_lanes((width - w) / 2), o + w / 2);
+            _mm512_mask_storeu_ps(line + w, gen_first_lanes(width - w), _mm512_permutex2var_ps(ev, low, od));
+            _mm512_mask_storeu_ps(line + w + 16, gen_first_lanes(width - w - 16), _mm512_permutex2var_ps(ev, high, od));
         }
     }
 }
@@ -101,7 +96,7 @@ AVX512 static void copy_rows_avx512(const float *source, size_t sourceStride, in
         const float *from = source + r * sourceStride;
         float *to = target + r * targetStride;
         for (int w = 0; w < width; w += 16) {
-            __mmask16 lanes = first_lanes(width - w);
+            __mmask16 lanes = gen_first_lanes(width - w);
             __m512 x = _mm512_maskz_loadu_ps(lanes, from + w);
             if (accumulate) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(lanes, to + w));
             _mm512_mask_storeu_ps(to + w, lanes, x);

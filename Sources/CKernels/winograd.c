@@ -32,16 +32,7 @@
 
 /// The lanes j of 16 whose column `first + j` lies in [0, width).
 AVX512 static inline __mmask16 columns_mask(int first, int width) {
-    int lo = first < 0 ? -first : 0, hi = width - first;
-    if (hi > 16) hi = 16;
-    if (hi <= lo) return 0;
-    return (__mmask16)(((1u << hi) - 1u) & ~((1u << lo) - 1u));
-}
-
-/// The tiles t … t + 15 of a row of `tiles`, as a store mask.
-AVX512 static inline __mmask16 tiles_mask(int t, int tiles) {
-    int n = tiles - t;
-    return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
+    return gen_first_lanes(width - first) & (__mmask16)~gen_first_lanes(-first);
 }
 
 /// The column masks of one chunk of 16 tiles from tile t in a row of `width` columns.
@@ -54,7 +45,7 @@ typedef struct {
 
 AVX512 static inline chunk_masks masks_for(int t, int tiles, int width) {
     chunk_masks m;
-    m.tiles = tiles_mask(t, tiles);
+    m.tiles = gen_first_lanes(tiles - t);
     m.before[0] = columns_mask(2 * t - 1, width), m.before[1] = columns_mask(2 * t + 15, width);
     m.after[0] = columns_mask(2 * t + 1, width), m.after[1] = columns_mask(2 * t + 17, width);
     m.pairs[0] = columns_mask(2 * t, width), m.pairs[1] = columns_mask(2 * t + 16, width);

@@ -121,11 +121,6 @@ AVX512 static pixel_lanes lanes_for(int first, int tiles, int tilesW, int height
     return (pixel_lanes){_mm512_loadu_si512(index), inside};
 }
 
-AVX512 static __mmask16 tiles_from(int first, int tiles) {
-    int n = tiles - first;
-    return n <= 0 ? 0 : n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
-}
-
 // Planes of at most 64 floats (a DCGAN's 7×7 and 8×8) with at most 16 tiles: the plane sits in
 // four registers, and each tile pixel is a lookup among them (two permutes and a blend), not a
 // gather; the output is assembled in registers the same way instead of scattered.
@@ -146,7 +141,7 @@ AVX512 static inline __m512 lookup64(const __m512 p[4], table_lanes l) {
 }
 
 AVX512 static inline void load64(const float *plane, int count, __m512 p[4]) {
-    for (int q = 0; q < 4; q++) p[q] = _mm512_maskz_loadu_ps(tiles_from(16 * q, count), plane + 16 * q);
+    for (int q = 0; q < 4; q++) p[q] = _mm512_maskz_loadu_ps(gen_first_lanes(count - 16 * q), plane + 16 * q);
 }
 
 AVX512 static void input_avx512(const float *x, int channels, size_t channelStride, int height, int width, int offset,
@@ -156,7 +151,7 @@ AVX512 static void input_avx512(const float *x, int channels, size_t channelStri
         pixel_lanes pixel[3][3];
         for (int r = 0; r < 3; r++)
             for (int s = 0; s < 3; s++) pixel[r][s] = lanes_for(first, tiles, tilesW, height, width, offset, r, s);
-        const __mmask16 store = tiles_from(first, tiles);
+        const __mmask16 store = gen_first_lanes(tiles - first);
         const int small = height * width <= 64 && tiles <= 16;
         table_lanes table[3][3];
         for (int r = 0; r < 3; r++)
@@ -191,7 +186,7 @@ AVX512 static void output_avx512(const float *m, size_t tapStride, size_t rowStr
         pixel_lanes pixel[2][2];
         for (int i = 0; i < 2; i++)
             for (int j = 0; j < 2; j++) pixel[i][j] = lanes_for(first, tiles, tilesW, height, width, 0, i, j);
-        const __mmask16 load = tiles_from(first, tiles);
+        const __mmask16 load = gen_first_lanes(tiles - first);
         // small planes: output position p = 16q + lane takes lane t of result (2i + j), t its tile
         const int small = height * width <= 64 && tiles <= 16;
         table_lanes gather[4];
@@ -245,7 +240,7 @@ AVX512 static void gradient_avx512(const float *g, int channels, int height, int
         pixel_lanes pixel[2][2];
         for (int i = 0; i < 2; i++)
             for (int j = 0; j < 2; j++) pixel[i][j] = lanes_for(first, tiles, tilesW, height, width, 0, i, j);
-        const __mmask16 store = tiles_from(first, tiles);
+        const __mmask16 store = gen_first_lanes(tiles - first);
         const int small = height * width <= 64 && tiles <= 16;
         for (int k = 0; k < channels; k++) {
             const float *plane = g + (size_t)k * height * width;
