@@ -17,10 +17,6 @@ AVX512 static void split_avx512(const float *source, size_t sourceStride, int ro
     for (int r = 0; r < rows; r++) {
         const float *line = source + r * sourceStride;
         float *e = even + r * targetStride, *o = odd + r * targetStride;
-        // the rows come from a layer's output in L3 or memory; masked loads do not start the
-        // hardware prefetcher, so ask for the rows four ahead
-        _mm_prefetch((const char *)(line + 4 * sourceStride), _MM_HINT_T0);
-        _mm_prefetch((const char *)(line + 4 * sourceStride) + 64, _MM_HINT_T0);
         for (int w = 0; w < width; w += 32) {
             __m512 low = _mm512_maskz_loadu_ps(gen_first_lanes(width - w), line + w);
             __m512 high = _mm512_maskz_loadu_ps(gen_first_lanes(width - w - 16), line + w + 16);
@@ -38,8 +34,6 @@ AVX512 static void merge_avx512(const float *even, const float *odd, size_t sour
     for (int r = 0; r < rows; r++) {
         const float *e = even + r * sourceStride, *o = odd + r * sourceStride;
         float *line = target + r * targetStride;
-        _mm_prefetch((const char *)(e + 4 * sourceStride), _MM_HINT_T0);
-        _mm_prefetch((const char *)(o + 4 * sourceStride), _MM_HINT_T0);
         for (int w = 0; w < width; w += 32) {
             __m512 ev = _mm512_maskz_loadu_ps(gen_first_lanes((width - w + 1) / 2), e + w / 2);
             __m512 od = _mm512_maskz_loadu_ps(gen_first_lanes((width - w) / 2), o + w / 2);
