@@ -5,7 +5,7 @@ import GenCore
 /// ``RealNVPFlow`` → N(0, I). The loss is the negative log-likelihood in bits per dimension,
 /// with every change of variables counted (so it is the bits/dim of the 8-bit data, an upper
 /// bound through the dequantization).
-public final class RealNVP: TrainingTask {
+public final class RealNVP: SingleLossTask {
     public let configuration: RealNVPConfiguration
     public let flow: RealNVPFlow
     public let logit: Logit

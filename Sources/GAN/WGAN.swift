@@ -128,10 +128,10 @@ public final class GANPair: Module {
 }
 
 /// A Wasserstein GAN with a spectral-normalized critic (Miyato et al. 2018), trained by the
-/// ``Trainer`` as an ``AlternatingTrainingTask``: `criticSteps` critic updates on fresh real
-/// batches, then one generator update. Use Adam with SNGAN's lr 2e-4, betas (0, 0.9)
+/// ``Trainer`` in two phases: `criticSteps` critic updates on fresh real batches, then one
+/// generator update. Use Adam with SNGAN's lr 2e-4, betas (0, 0.9)
 /// (``WGAN/optimizers(learningRate:)``).
-public final class WGAN: AlternatingTrainingTask {
+public final class WGAN: TrainingTask {
     public let configuration: GANConfiguration
     public let pair: GANPair
     public var generator: Generator { pair.generator }
@@ -171,7 +171,7 @@ public final class WGAN: AlternatingTrainingTask {
     }
 
     /// `loss.png` and the progress line follow the critic's Wasserstein estimate.
-    public var progressMetric: String? { "wasserstein" }
+    public var progressMetric: String { "wasserstein" }
 
     public var phases: [TrainingPhase] {
         [
@@ -183,11 +183,6 @@ public final class WGAN: AlternatingTrainingTask {
                 (generatorLoss(count: batch.images.shape[0], generator: random), [:])
             },
         ]
-    }
-
-    /// The critic's loss (``AlternatingTrainingTask``s train by ``phases``).
-    public func loss(batch: Batch, generator: RandomGenerator) -> Tensor {
-        criticLoss(real: batch.images, generator: generator).loss
     }
 
     public func samples(count: Int, generator random: RandomGenerator) -> Tensor {

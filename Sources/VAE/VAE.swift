@@ -213,7 +213,7 @@ public final class VariationalAutoencoder: Module, LatentVariableModel {
 
 /// A VAE as a ``TrainingTask``: the loss is the negative ELBO per image in nats (with the KL
 /// weight of β and its warm-up), on dynamically binarized batches for the Bernoulli likelihood.
-public final class VAE: TrainingTask {
+public final class VAE: SingleLossTask {
     public let configuration: VAEConfiguration
     public let network: VariationalAutoencoder
     /// The KL weight of the current step (β after the warm-up).

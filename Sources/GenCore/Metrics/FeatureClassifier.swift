@@ -57,7 +57,7 @@ public final class FeatureClassifierNetwork: Module {
 
 /// Trains a ``FeatureClassifierNetwork`` by cross-entropy on labelled images, and serves its
 /// features to ``FrechetDistance``, ``KernelInceptionDistance`` and ``PrecisionRecall``.
-public final class FeatureClassifier: TrainingTask {
+public final class FeatureClassifier: SingleLossTask {
     public let configuration: FeatureClassifierConfiguration
     public let network: FeatureClassifierNetwork
 

@@ -9,8 +9,9 @@ import Foundation
 /// weights (`samples/step-NNNNNN.png`), atomic checkpoints (`checkpoint.safetensors`) from which
 /// a run resumes bit for bit, a `loss.png` plot, and a clean stop on SIGINT/SIGTERM.
 ///
-/// An ``AlternatingTrainingTask`` (a GAN) gets one optimizer per phase; each step runs every
-/// phase's updates in turn, and the metrics record each phase's loss and its extra numbers.
+/// A task with several ``TrainingTask/phases`` (a GAN) gets one optimizer per phase; each step
+/// runs every phase's updates in turn, and the metrics record each phase's loss and its extra
+/// numbers.
 public final class Trainer {
     /// How a run ended.
     public enum Outcome: Equatable, Sendable {
@@ -25,6 +26,8 @@ public final class Trainer {
     }
 
     public let task: TrainingTask
+    /// The task's phases, read once.
+    public let phases: [TrainingPhase]
     public let loader: BatchLoader
     /// One optimizer per phase (one for a plain task).
     public let optimizers: [Optimizer]
@@ -52,31 +55,32 @@ public final class Trainer {
         self.init(task: task, loader: loader, optimizers: [optimizer], configuration: configuration, folder: folder, configJSON: configJSON)
     }
 
-    /// - Parameter optimizers: one for a plain task; one per phase, in order, for an
-    ///   ``AlternatingTrainingTask``.
+    /// - Parameter optimizers: one per phase of the task, in order.
     public init(task: TrainingTask, loader: BatchLoader, optimizers: [Optimizer], configuration: TrainerConfiguration,
                 folder: URL, configJSON: String) {
-        let phases = (task as? AlternatingTrainingTask)?.phases.count ?? 1
-        require(optimizers.count == phases, "Trainer: \(phases) phase(s) need \(phases) optimizer(s), got \(optimizers.count)")
+        let phases = task.phases
+        require(!phases.isEmpty && optimizers.count == phases.count,
+                "Trainer: \(phases.count) phase(s) need \(phases.count) optimizer(s), got \(optimizers.count)")
         self.task = task
+        self.phases = phases
         self.loader = loader
         self.optimizers = optimizers
         self.configuration = configuration
         self.folder = folder
         self.configJSON = configJSON
         noise = RandomGenerator(seed: configuration.seed, stream: .noise)
-        ema = configuration.emaDecay.map { ExponentialMovingAverage(sampledModule, decay: $0) }
+        ema = configuration.emaDecay.map { ExponentialMovingAverage(task.sampledModule, decay: $0) }
     }
 
     /// The metrics-log key that `loss.png` plots and the progress line shows.
-    private var progressKey: String { (task as? AlternatingTrainingTask)?.progressMetric ?? "loss" }
+    private var progressKey: String { task.progressMetric }
 
-    /// The module the EMA averages and samples come from.
-    private var sampledModule: Module { (task as? AlternatingTrainingTask)?.sampledModule ?? task.model }
+    /// Whether phases are named in the metrics and in the optimizers' checkpoint keys.
+    private var hasSeveralPhases: Bool { phases.count > 1 }
 
     /// The optimizers' state, prefixed by phase name when there are several phases.
     private func optimizerState() -> [String: Tensor] {
-        guard let phases = (task as? AlternatingTrainingTask)?.phases else { return optimizer.stateDict() }
+        guard hasSeveralPhases else { return optimizer.stateDict() }
         var state: [String: Tensor] = [:]
         for (phase, optimizer) in zip(phases, optimizers) {
             for (key, tensor) in optimizer.stateDict() { state["\(phase.name).\(key)"] = tensor }
@@ -85,7 +89,7 @@ public final class Trainer {
     }
 
     private func loadOptimizerState(_ state: [String: Tensor]) throws {
-        guard let phases = (task as? AlternatingTrainingTask)?.phases else { return try optimizer.load(stateDict: state) }
+        guard hasSeveralPhases else { return try optimizer.load(stateDict: state) }
         for (phase, optimizer) in zip(phases, optimizers) {
             let prefix = "\(phase.name)."
             try optimizer.load(stateDict: Dictionary(uniqueKeysWithValues: state.filter { $0.key.hasPrefix(prefix) }
@@ -184,7 +188,7 @@ public final class Trainer {
                 continue
             }
             nonFiniteStreak = 0
-            ema?.update(from: sampledModule)
+            ema?.update(from: task.sampledModule)
             step += 1
             windowImages += result.images
             let loss = Tensor(result.loss)
@@ -225,28 +229,22 @@ public final class Trainer {
         var metrics: [String: Double] = [:]
     }
 
-    /// One training step: the plain task's single update, or every phase's updates in turn.
-    /// Returns nil (and changes no weights of the failing update) when a loss or gradient is
-    /// not finite.
+    /// One training step: every phase's updates in turn (one update for a single-loss task).
+    /// Returns nil (and changes no weights) when a loss or gradient is not finite.
     private func trainStep() throws -> StepResult? {
         let learningRate = configuration.schedule(step)
         for optimizer in optimizers { optimizer.learningRate = learningRate }
         task.willTrain(step: step)
-        guard let phases = (task as? AlternatingTrainingTask)?.phases else {
-            let batch = try loader.next()
-            let (loss, gradients) = valueAndGrad(task.model) { _ in task.loss(batch: batch, generator: noise) }
-            let norm = gradientNorm(gradients)
-            guard loss.item.isFinite && norm.isFinite else { return nil }
-            optimizer.update(task.model, with: configuration.gradientClip.map { clipGradientNorm(gradients, maxNorm: $0, norm: norm).gradients } ?? gradients)
-            return StepResult(loss: loss.item, gradientNorm: norm, images: batch.images.shape[0])
-        }
         // A later update's failure must not leave the earlier ones applied (a critic updated
         // without its generator update, moved power-iteration vectors): keep what to go back to.
-        let weightsBefore = task.model.stateDict().mapValues { $0.copy() }
-        let optimizersBefore = optimizerState().mapValues { $0.copy() }
+        let rollback = hasSeveralPhases || phases[0].updatesPerStep > 1
+        let weightsBefore = rollback ? task.model.stateDict().mapValues { $0.copy() } : [:]
+        let optimizersBefore = rollback ? optimizerState().mapValues { $0.copy() } : [:]
         func skip() throws -> StepResult? {
-            try task.model.load(stateDict: weightsBefore)
-            try loadOptimizerState(optimizersBefore)
+            if rollback {
+                try task.model.load(stateDict: weightsBefore)
+                try loadOptimizerState(optimizersBefore)
+            }
             return nil
         }
         var result = StepResult(loss: 0, gradientNorm: 0, images: 0)
@@ -270,10 +268,10 @@ public final class Trainer {
                 lossSum += Double(loss.item)
                 result.loss = loss.item
                 result.gradientNorm = norm
-                result.metrics["\(phase.name)_grad_norm"] = Double(norm)
                 for (key, value) in extra { result.metrics[key] = value }
+                if hasSeveralPhases { result.metrics["\(phase.name)_grad_norm"] = Double(norm) }
             }
-            result.metrics["\(phase.name)_loss"] = lossSum / Double(phase.updatesPerStep)
+            if hasSeveralPhases { result.metrics["\(phase.name)_loss"] = lossSum / Double(phase.updatesPerStep) }
         }
         return result
     }
@@ -300,7 +298,7 @@ public final class Trainer {
             task.model.train()
             Random.dropout.state = dropout
         }
-        if let ema { try ema.copy(to: sampledModule) }
+        if let ema { try ema.copy(to: task.sampledModule) }
         task.model.eval()
         return try withoutGradients(body)
     }

@@ -1,30 +1,46 @@
-/// What a model family gives the ``Trainer``: the module to optimize, its loss on a batch, and
-/// a way to draw preview samples.
+/// What a model family gives the ``Trainer``: the module to optimize, the updates of one
+/// training step (its ``phases``), and a way to draw preview samples.
+///
+/// Most tasks have one loss and conform to ``SingleLossTask``, which makes their one phase.
+/// A task whose modules take turns (a GAN: `criticSteps` critic updates, then one generator
+/// update) lists its phases itself, each with its own optimizer:
 ///
 /// ```swift
-/// final class RegressionTask: TrainingTask {
-///     let model = Linear(784, 1)
-///     var pixelRange: PixelRange { .unit }
-///     func loss(batch: Batch, generator: RandomGenerator) -> Tensor {
-///         (model(batch.images.flattened()) - 0.5).squared().mean()
+/// final class Adversarial: TrainingTask {
+///     let pair = Pair()                              // holds `generator` and `critic`
+///     var model: Module { pair }
+///     var sampledModule: Module { pair.generator }
+///     var pixelRange: PixelRange { .symmetric }
+///     var phases: [TrainingPhase] {
+///         [TrainingPhase(name: "critic", module: pair.critic) { batch, random in (criticLoss(batch, random), [:]) },
+///          TrainingPhase(name: "generator", module: pair.generator, usesData: false) { batch, random in
+///              (generatorLoss(batch.images.shape[0], random), [:])
+///          }]
 ///     }
-///     func samples(count: Int, generator: RandomGenerator) -> Tensor {
-///         Tensor.zeros([count, 1, 28, 28])
-///     }
+///     func samples(count: Int, generator: RandomGenerator) -> Tensor { … }
 /// }
 /// ```
 public protocol TrainingTask: AnyObject {
-    /// The module whose parameters the optimizer updates and the EMA averages.
+    /// The module whose weights and buffers checkpoints keep; it holds every phase's module.
     var model: Module { get }
 
     /// The range the task wants its images in.
     var pixelRange: PixelRange { get }
 
-    /// The scalar loss on one batch; the trainer differentiates it with respect to `model`.
-    func loss(batch: Batch, generator: RandomGenerator) -> Tensor
+    /// The updates of one training step, in the order they run; the last one's loss is the
+    /// step's `loss`. Read once when a ``Trainer`` is made.
+    var phases: [TrainingPhase] { get }
+
+    /// The module the EMA averages and the samples come from (a GAN's generator). The default
+    /// is ``model``.
+    var sampledModule: Module { get }
+
+    /// The metrics-log key that `loss.png` and the progress line follow (a GAN's Wasserstein
+    /// estimate: its generator loss says little). The default is `loss`.
+    var progressMetric: String { get }
 
     /// `count` samples `[count, C, H, W]` in ``pixelRange`` from `model` (the trainer has put the
-    /// EMA weights in it and switched it to evaluation mode).
+    /// EMA weights in ``sampledModule`` and switched it to evaluation mode).
     func samples(count: Int, generator: RandomGenerator) -> Tensor
 
     /// Called before every training step with the step's index (from 0), for schedules that
@@ -37,14 +53,43 @@ public protocol TrainingTask: AnyObject {
 }
 
 extension TrainingTask {
+    public var sampledModule: Module { model }
+    public var progressMetric: String { "loss" }
     public func willTrain(step: Int) {}
     public var drawsSamples: Bool { true }
 }
 
-/// One player of a task trained by alternating updates: the module it updates, how many
-/// updates it gets per training step, and its loss (with any extra numbers for the metrics log).
+/// A task trained by one loss: one phase that updates ``TrainingTask/model``.
+///
+/// ```swift
+/// final class RegressionTask: SingleLossTask {
+///     let model = Linear(784, 1)
+///     var pixelRange: PixelRange { .unit }
+///     func loss(batch: Batch, generator: RandomGenerator) -> Tensor {
+///         (model(batch.images.flattened()) - 0.5).squared().mean()
+///     }
+///     func samples(count: Int, generator: RandomGenerator) -> Tensor {
+///         Tensor.zeros([count, 1, 28, 28])
+///     }
+/// }
+/// ```
+public protocol SingleLossTask: TrainingTask {
+    /// The scalar loss on one batch; the trainer differentiates it with respect to `model`.
+    func loss(batch: Batch, generator: RandomGenerator) -> Tensor
+}
+
+extension SingleLossTask {
+    /// One phase, named `model`, that updates ``TrainingTask/model`` by ``loss(batch:generator:)``.
+    public var phases: [TrainingPhase] {
+        [TrainingPhase(name: "model", module: model) { [unowned self] batch, generator in (loss(batch: batch, generator: generator), [:]) }]
+    }
+}
+
+/// One player of a training step: the module it updates, how many updates it gets per step,
+/// and its loss (with any extra numbers for the metrics log).
 public struct TrainingPhase {
-    /// Names the phase in the metrics (`<name>_loss`) and its optimizer's state in checkpoints.
+    /// Names the phase in the metrics (`<name>_loss`) and, when a task has several, its
+    /// optimizer's state in checkpoints.
     public let name: String
     public let module: Module
     public let updatesPerStep: Int
@@ -62,22 +107,4 @@ public struct TrainingPhase {
         self.usesData = usesData
         self.loss = loss
     }
-}
-
-/// A task whose modules take turns, each with its own optimizer (a GAN: `criticSteps` critic
-/// updates, then one generator update, per training step). ``TrainingTask/model`` holds all
-/// of them, so checkpoints keep every weight and buffer; the EMA and the samples use
-/// ``sampledModule``. ``TrainingTask/loss(batch:generator:)`` is not called for such a task.
-public protocol AlternatingTrainingTask: TrainingTask {
-    /// The phases in the order they run within a step; the last one's loss is the step's `loss`.
-    var phases: [TrainingPhase] { get }
-    /// The module the EMA averages and the samples come from (a GAN's generator).
-    var sampledModule: Module { get }
-    /// The metric that shows progress, for `loss.png` and the progress line (a GAN's
-    /// Wasserstein estimate: its generator loss says little); nil: the last phase's loss.
-    var progressMetric: String? { get }
-}
-
-extension AlternatingTrainingTask {
-    public var progressMetric: String? { nil }
 }

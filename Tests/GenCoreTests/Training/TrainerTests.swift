@@ -3,7 +3,7 @@ import GenCore
 import Testing
 
 /// A task whose loss can be made non-finite on demand.
-final class ToyTask: TrainingTask {
+final class ToyTask: SingleLossTask {
     let layer = Linear(64, 1, generator: RandomGenerator(seed: 1))
     var poison = false
     var model: Module { layer }
@@ -16,7 +16,7 @@ final class ToyTask: TrainingTask {
 }
 
 /// Two players taking turns; the second one's loss can be made non-finite on demand.
-final class ToyAlternatingTask: AlternatingTrainingTask {
+final class ToyAlternatingTask: TrainingTask {
     final class Pair: Module {
         let first = Linear(64, 1, generator: RandomGenerator(seed: 2))
         let second = Linear(64, 1, generator: RandomGenerator(seed: 3))
@@ -35,7 +35,6 @@ final class ToyAlternatingTask: AlternatingTrainingTask {
             return (self.poison ? loss * Float.nan : loss, [:])
          }]
     }
-    func loss(batch: Batch, generator: RandomGenerator) -> Tensor { fatalError("not called for an alternating task") }
     func samples(count: Int, generator: RandomGenerator) -> Tensor { Tensor.zeros([count, 1, 8, 8]) }
 }
 

@@ -1,0 +1,37 @@
+import GenCore
+
+/// A score-based model of one of the three SDEs, as a run stores it.
+public struct ScoreSDEConfiguration: Codable, Sendable, Equatable {
+    public var unet: UNetConfiguration
+    public var sde: SDEConfiguration
+    /// What the network outputs; the loss is on the implied noise either way.
+    public var prediction: Prediction
+
+    public init(unet: UNetConfiguration = .small, sde: SDEConfiguration = SDEConfiguration(.vp), prediction: Prediction = .noise) {
+        self.unet = unet
+        self.sde = sde
+        self.prediction = prediction
+    }
+}
+
+/// A score-based generative model through an SDE (Song et al. 2021): a ``UNet`` trained by
+/// ``denoisingScoreMatchingLoss(denoiser:data:generator:)`` with continuous time.
+public final class ScoreSDE: SingleLossTask, DiffusionModel {
+    public let configuration: ScoreSDEConfiguration
+    public let network: UNet
+    public let denoiser: Denoiser
+    /// Euler–Maruyama on the reverse SDE, 100 steps. (Early in training the deterministic
+    /// probability-flow ODE leaves visible noise in some samples that the stochastic sampler
+    /// corrects.)
+    public var previewSampler: any Sampler = EulerMaruyamaSampler(steps: 100)
+
+    public init(_ configuration: ScoreSDEConfiguration) {
+        self.configuration = configuration
+        network = UNet(configuration.unet)
+        denoiser = Denoiser(network: network, prediction: configuration.prediction, process: configuration.sde.sde)
+    }
+
+    public func loss(batch: Batch, generator: RandomGenerator) -> Tensor {
+        denoisingScoreMatchingLoss(denoiser: denoiser, data: batch.images, generator: generator)
+    }
+}
