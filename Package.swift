@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "VAE", targets: ["VAE"]),
         .library(name: "Flows", targets: ["Flows"]),
         .library(name: "GAN", targets: ["GAN"]),
+        .library(name: "GenFamilies", targets: ["GenFamilies"]),
         .executable(name: "gen", targets: ["gen"]),
     ],
     dependencies: [
@@ -43,10 +44,12 @@ let package = Package(
         .target(name: "VAE", dependencies: ["GenCore"]),
         .target(name: "Flows", dependencies: ["GenCore"]),
         .target(name: "GAN", dependencies: ["GenCore"]),
+        // The one list of the families (the registry), and what needs all of them (the benchmarks).
+        .target(name: "GenFamilies", dependencies: ["GenCore", "Diffusion", "VAE", "Flows", "GAN"]),
         .executableTarget(
             name: "gen",
             dependencies: [
-                "GenCore", "Diffusion", "VAE", "Flows", "GAN",
+                "GenCore", "Diffusion", "VAE", "Flows", "GAN", "GenFamilies",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -56,6 +59,7 @@ let package = Package(
         .testTarget(name: "FlowsTests", dependencies: ["Flows", "GenCore"]),
         .testTarget(name: "GANTests", dependencies: ["GAN", "GenCore"]),
         .testTarget(name: "genTests", dependencies: ["gen", "GenCore"]),
+        .testTarget(name: "GenFamiliesTests", dependencies: ["GenFamilies", "GenCore", "Diffusion", "VAE", "Flows", "GAN"]),
         // A sampler written against the public API only: the Sampler extension point's example.
         .testTarget(name: "SamplerExampleTests", dependencies: ["Diffusion", "GenCore"]),
     ]

@@ -1,7 +1,7 @@
 import GenCore
 
 /// A DDPM as a run stores it: the network's shape, the noise schedule and the prediction type.
-public struct DDPMConfiguration: Codable, Sendable, Equatable {
+public struct DDPMConfiguration: ModelConfiguration {
     public var unet: UNetConfiguration
     public var schedule: NoiseSchedule.Kind
     /// T, the number of discrete diffusion steps.
@@ -17,6 +17,11 @@ public struct DDPMConfiguration: Codable, Sendable, Equatable {
     }
 
     public var noiseSchedule: NoiseSchedule { NoiseSchedule(schedule, steps: diffusionSteps) }
+
+    public func validate() throws(ConfigurationError) {
+        try unet.validate()
+        guard diffusionSteps >= 1 else { throw .settings("--diffusion-steps must be at least 1") }
+    }
 }
 
 /// A DDPM: a ``UNet`` trained with ``ddpmLoss(denoiser:diffusionSteps:data:generator:)`` and

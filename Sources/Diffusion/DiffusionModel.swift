@@ -3,7 +3,9 @@ import GenCore
 /// What the three diffusion families (``DDPM``, ``ScoreSDE``, ``FlowMatching``) share: a
 /// ``UNet`` behind a ``Denoiser``, images in [−1, 1], and sampling with any ``Sampler``,
 /// written once here.
-public protocol DiffusionModel: AnyObject {
+public protocol DiffusionModel: TrainedModel {
+    /// The kind of the model's runs (`ddpm`), for messages.
+    var kind: String { get }
     /// The network every prediction comes from.
     var network: UNet { get }
     /// The network with its prediction type and noise process: what samplers and losses use.
@@ -13,6 +15,11 @@ public protocol DiffusionModel: AnyObject {
     var likelihoodDenoiser: Denoiser { get }
     /// The sampler of the preview grids during training.
     var previewSampler: any Sampler { get }
+    /// The built-in sampler and steps the model draws with when not told, for each purpose.
+    func defaultSampler(for purpose: DrawOptions.Purpose) -> (sampler: BuiltInSampler, steps: Int)
+    /// The steps of a built-in sampler chosen without a step count (default: its
+    /// ``BuiltInSampler/defaultSteps``).
+    func defaultSteps(_ sampler: BuiltInSampler) -> Int
 }
 
 extension DiffusionModel {
@@ -40,5 +47,60 @@ extension DiffusionModel {
     /// Preview grids during training: ``previewSampler``.
     public func samples(count: Int, generator: RandomGenerator) -> Tensor {
         sample(count: count, sampler: previewSampler, generator: generator)
+    }
+
+    public func defaultSteps(_ sampler: BuiltInSampler) -> Int { sampler.defaultSteps }
+
+    /// Draws with a built-in sampler: the one `options` names (a ``DiffusionSamplerChoice``),
+    /// or the model's default for the purpose; refuses samplers that do not fit the process.
+    public func imageSource(_ options: DrawOptions) throws -> ImageSource {
+        if options.temperature != nil { throw GenError.usage("--temperature does not fit a \(kind) run: it draws from noise of a fixed scale") }
+        var choice = DiffusionSamplerChoice()
+        if let given = options.sampler {
+            guard let diffusion = given as? DiffusionSamplerChoice else {
+                throw GenError.usage("\(given.name) is not a sampler of a \(kind) run; use one of \(BuiltInSampler.fitting(denoiser.process).map(\.rawValue).joined(separator: ", "))")
+            }
+            choice = diffusion
+        }
+        let fallback = defaultSampler(for: options.purpose)
+        let name = choice.sampler ?? fallback.sampler
+        guard name.fits(denoiser.process) else {
+            throw GenError.usage("--sampler \(name.rawValue) does not fit a \(kind) run; use one of \(BuiltInSampler.fitting(denoiser.process).map(\.rawValue).joined(separator: ", "))")
+        }
+        let steps = choice.steps ?? (choice.sampler == nil ? fallback.steps : defaultSteps(name))
+        let sampler = name.make(steps: steps, settings: choice.settings)
+        let denoiser = self.denoiser, start = denoiser.evaluations
+        return ImageSource(sampler: name.rawValue, steps: steps, evaluations: { denoiser.evaluations - start }) { count, generator, onStep in
+            self.sample(count: count, sampler: sampler, generator: generator) { onStep($0.step) }
+        }
+    }
+
+    /// Bits per dimension through the probability-flow ODE of ``likelihoodDenoiser``, with the
+    /// ``LikelihoodEstimator`` `options` gives (default: Dormand–Prince at 1e-5, Rademacher
+    /// probes), of 8-bit images uniformly dequantized into [−1, 1).
+    public func likelihoodScorer(_ options: LikelihoodOptions) throws -> LikelihoodScorer {
+        var estimator = LikelihoodEstimator()
+        if let method = options.method {
+            guard let given = method as? LikelihoodEstimator else { throw GenError.usage("\(method.options) do not fit a \(kind) run") }
+            estimator = given
+        }
+        guard estimator.trace != .exact else { throw GenError.usage("--trace exact is for tiny data; use rademacher or gaussian") }
+        let solver = estimator.solver
+        var fields: ResultFields = [("dequantization", .text("uniform")), ("trace_estimator", .text(estimator.trace.rawValue)),
+                                    ("solver", .text(solver.method.rawValue))]
+        let how: String
+        if solver.method == .dopri5 {
+            how = "dopri5 rtol \(solver.relativeTolerance) atol \(solver.absoluteTolerance)"
+            fields.append(contentsOf: [("rtol", .number(solver.relativeTolerance, decimals: 8)), ("atol", .number(solver.absoluteTolerance, decimals: 8))])
+        } else {
+            how = "\(solver.method.rawValue) \(estimator.steps) steps"
+            fields.set("solver_steps", .integer(estimator.steps))
+        }
+        let denoiser = likelihoodDenoiser
+        return LikelihoodScorer(metric: .bpd, summary: "bits/dim through the probability-flow ODE (\(how), \(estimator.trace.rawValue) Hutchinson probes, uniform dequantization)",
+                                fields: fields) { pixels, generator in
+            let (bits, evaluations) = estimator.bitsPerDimension(pixels: pixels, denoiser: denoiser, generator: generator)
+            return (bits.scalars.map(Double.init), evaluations)
+        }
     }
 }

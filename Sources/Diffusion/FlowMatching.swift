@@ -1,7 +1,7 @@
 import GenCore
 
 /// A flow-matching model as a run stores it.
-public struct FlowMatchingConfiguration: Codable, Sendable, Equatable {
+public struct FlowMatchingConfiguration: ModelConfiguration {
     public var unet: UNetConfiguration
     public var coupling: Coupling
     public var prediction: Prediction
@@ -10,6 +10,13 @@ public struct FlowMatchingConfiguration: Codable, Sendable, Equatable {
         self.unet = unet
         self.coupling = coupling
         self.prediction = prediction
+    }
+
+    public func validate() throws(ConfigurationError) {
+        try unet.validate()
+        guard prediction == .velocity else {
+            throw .settings("a flow run must predict the velocity, its configuration says \(prediction)")
+        }
     }
 }
 

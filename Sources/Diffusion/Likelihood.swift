@@ -10,11 +10,11 @@ import GenCore
 ///
 /// ```swift
 /// let estimator = LikelihoodEstimator()
-/// let x = dequantize(pixels, generator: rng)       // 8-bit values → [−1, 1], uniform noise
+/// let x = EightBitData.dequantize(pixels: pixels, into: .symmetric, generator: rng)   // 8-bit values → [−1, 1)
 /// let (logDensity, _) = estimator.logDensity(of: x, denoiser: model.likelihoodDenoiser, generator: rng)
-/// let bpd = bitsPerDimension(logDensity: logDensity, dimensions: 784)
+/// let bpd = EightBitData.bitsPerDimension(logDensity: logDensity, dimensions: 784, valuesIn: .symmetric)
 /// ```
-public struct LikelihoodEstimator: Sendable {
+public struct LikelihoodEstimator: LikelihoodMethod {
     public enum TraceEstimator: String, Codable, Sendable, CaseIterable {
         /// Hutchinson with z of random signs (lower variance than Gaussian z).
         case rademacher
@@ -38,6 +38,9 @@ public struct LikelihoodEstimator: Sendable {
         self.startTime = startTime
         self.steps = steps
     }
+
+    /// The command line's options for it.
+    public var options: String { "--solver, --solver-steps, --rtol, --atol and --trace" }
 
     /// log p(x) in nats per sample (`[N]`), and the network evaluations it took.
     /// - Parameter x: a batch in the model's space (`[N, …]`, for images in [−1, 1]).
@@ -77,22 +80,8 @@ extension LikelihoodEstimator {
     /// Bits per dimension of a batch of 8-bit images (`pixels` holds the values 0…255), each
     /// dequantized once with uniform noise: `[N]`, and the network evaluations it took.
     public func bitsPerDimension(pixels: Tensor, denoiser: Denoiser, generator: RandomGenerator) -> (bitsPerDimension: Tensor, evaluations: Int) {
-        let x = dequantize(pixels: pixels, generator: generator)
+        let x = EightBitData.dequantize(pixels: pixels, into: .symmetric, generator: generator)
         let (logDensity, evaluations) = logDensity(of: x, denoiser: denoiser, generator: generator)
-        return (Diffusion.bitsPerDimension(logDensity: logDensity, dimensions: x.count / x.shape[0]), evaluations)
+        return (EightBitData.bitsPerDimension(logDensity: logDensity, dimensions: x.count / x.shape[0], valuesIn: .symmetric), evaluations)
     }
-}
-
-/// Maps 8-bit pixel values `k ∈ {0…255}` to the model's [−1, 1] with uniform dequantization:
-/// `x = 2·(k + u)/256 − 1`, `u ~ U(0, 1)` (Theis et al. 2016; Ho et al. 2020 use the same
-/// continuous density for bits/dim).
-public func dequantize(pixels: Tensor, generator: RandomGenerator) -> Tensor {
-    (pixels + Tensor.randomUniform(pixels.shape, using: generator)) * (2.0 / 256) - 1
-}
-
-/// Bits per dimension of 8-bit data from the log-density (nats) of its dequantized values in
-/// [−1, 1]: the density over `[0, 256)^D` is `p(x)/128^D`, so
-/// `bpd = −log p(x)/(D·ln 2) + log₂ 128`.
-public func bitsPerDimension(logDensity: Tensor, dimensions: Int) -> Tensor {
-    logDensity * Float(-1 / (Double(dimensions) * log(2.0))) + 7
 }

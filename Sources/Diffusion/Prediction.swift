@@ -95,6 +95,11 @@ public final class Denoiser {
     public let process: any NoiseProcess
     /// Network evaluations since creation (or the last reset): the NFE of a sampling run.
     public var evaluations = 0
+    /// Whether ``predict(_:at:)`` clips the predicted data to [−1, 1] (and re-derives the
+    /// noise from the clipped data), for every sampler that asks it: images in [−1, 1] stay
+    /// there. Off by default; DDPM's and DDIM's built-in samplers clip on their own
+    /// (``DDPMSampler/clipData``, ``DDIMSampler/clipData``), the others do not.
+    public var clipsData = false
 
     public init(network: any DenoisingNetwork, prediction: Prediction, process: any NoiseProcess) {
         self.network = network
@@ -116,10 +121,16 @@ public final class Denoiser {
         (output(xt, times: Array(repeating: t, count: xt.shape[0])), process.coefficients(at: t))
     }
 
-    /// The predicted noise and data at `xt`, all samples at time `t`.
+    /// The predicted noise and data at `xt`, all samples at time `t` (the data clipped to
+    /// [−1, 1] when ``clipsData`` is set).
     public func predict(_ xt: Tensor, at t: Double) -> (noise: Tensor, data: Tensor) {
         let (output, c) = output(xt, at: t)
-        return (Prediction.noise(from: output, prediction, xt: xt, c), Prediction.data(from: output, prediction, xt: xt, c))
+        let data = Prediction.data(from: output, prediction, xt: xt, c)
+        guard clipsData else { return (Prediction.noise(from: output, prediction, xt: xt, c), data) }
+        let clipped = data.clamped(-1, 1)
+        let sigma = process.sigma(t)
+        guard sigma > 0 else { return (Prediction.noise(from: output, prediction, xt: xt, c), clipped) }
+        return ((xt - clipped * Float(process.alpha(t))) * Float(1 / sigma), clipped)
     }
 
     /// The score ∇ log p_t(xt) = −ε̂/σ.

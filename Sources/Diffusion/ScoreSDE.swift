@@ -1,7 +1,7 @@
 import GenCore
 
 /// A score-based model of one of the three SDEs, as a run stores it.
-public struct ScoreSDEConfiguration: Codable, Sendable, Equatable {
+public struct ScoreSDEConfiguration: ModelConfiguration {
     public var unet: UNetConfiguration
     public var sde: SDEConfiguration
     /// What the network outputs; the loss is on the implied noise either way.
@@ -11,6 +11,14 @@ public struct ScoreSDEConfiguration: Codable, Sendable, Equatable {
         self.unet = unet
         self.sde = sde
         self.prediction = prediction
+    }
+
+    public func validate() throws(ConfigurationError) {
+        try unet.validate()
+        let s = sde
+        guard s.betaMin > 0, s.betaMax >= s.betaMin, s.sigmaMin > 0, s.sigmaMax > s.sigmaMin, s.betaMax.isFinite, s.sigmaMax.isFinite else {
+            throw .settings("need 0 < --beta-min ≤ --beta-max and 0 < --sigma-min < --sigma-max")
+        }
     }
 }
 

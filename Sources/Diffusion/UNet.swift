@@ -36,6 +36,33 @@ public struct UNetConfiguration: Codable, Sendable, Equatable {
     /// `ddpm-unet-small` of BENCHMARKS.md: 32/64/64 channels on 1×28×28, attention at 7×7 in the
     /// middle, 793,697 parameters, layer for layer the PyTorch twin's `UNetSmall`.
     public static let small = UNetConfiguration()
+
+    /// A UNet for images of `imageShape` (`[C, H, W]`, square), with group norms of
+    /// `min(8, baseChannels)` groups; throws when the images or the settings do not fit.
+    public init(imageShape: [Int], baseChannels: Int = 32, channelMultipliers: [Int] = [1, 2, 2], residualBlocksPerLevel: Int = 1,
+                attentionResolutions: [Int] = [], dropout: Float = 0) throws(ConfigurationError) {
+        try checkImageShape(imageShape)
+        guard imageShape[1] == imageShape[2] else { throw .data("the UNet needs square images, got \(imageShape[1])×\(imageShape[2])") }
+        self.init(imageChannels: imageShape[0], baseChannels: baseChannels, channelMultipliers: channelMultipliers,
+                  residualBlocksPerLevel: residualBlocksPerLevel, attentionResolutions: attentionResolutions, dropout: dropout,
+                  groups: max(1, min(8, baseChannels)), imageSize: imageShape[1])
+        try validate()
+    }
+
+    /// Throws when no UNet can be built from these values.
+    public func validate() throws(ConfigurationError) {
+        guard imageChannels >= 1, imageSize >= 1 else { throw .data("images of \(imageChannels) channels and \(imageSize) pixels are not images") }
+        guard baseChannels >= 1, groups >= 1, residualBlocksPerLevel >= 1, !channelMultipliers.isEmpty, channelMultipliers.allSatisfy({ $0 >= 1 }),
+              channelMultipliers.allSatisfy({ (baseChannels * $0) % groups == 0 }) else {
+            throw .settings("--channels must be a multiple of 8 (group norm), --res-blocks and the multipliers at least 1")
+        }
+        guard attentionResolutions.allSatisfy({ $0 >= 1 }) else { throw .settings("--attention-resolutions must be positive image sizes") }
+        guard dropout >= 0 && dropout < 1 else { throw .settings("--dropout must be in [0, 1), got \(dropout)") }
+        let levels = channelMultipliers.count - 1
+        guard levels < 31, imageSize % (1 << levels) == 0 else {
+            throw .settings("images of \(imageSize) pixels cannot be halved \(levels) times (--channel-multipliers has \(channelMultipliers.count) levels)")
+        }
+    }
 }
 
 /// A residual block with time conditioning (Ho et al. 2020): GroupNorm → SiLU → conv, plus a

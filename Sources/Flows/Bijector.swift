@@ -74,7 +74,7 @@ public final class Dequantize: Module, Bijector {
     public init(generator: RandomGenerator) { self.generator = generator }
 
     public func forward(_ x: Tensor) -> (y: Tensor, logDeterminant: Tensor) {
-        let y = (x + Tensor.randomUniform(x.shape, using: generator)) / 256
+        let y = EightBitData.dequantize(pixels: x, into: .unit, generator: generator)
         return (y, Tensor.full([x.shape[0]], Float(-Double(x.count / x.shape[0]) * log(256.0))))
     }
 

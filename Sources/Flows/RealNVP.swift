@@ -112,7 +112,7 @@ public final class AffineCoupling: Module, Bijector {
 }
 
 /// A RealNVP as a run stores it.
-public struct RealNVPConfiguration: Codable, Sendable, Equatable {
+public struct RealNVPConfiguration: ModelConfiguration {
     public enum Normalization: String, Codable, Sendable, CaseIterable { case none, actnorm, batchnorm }
 
     /// `[channels, height, width]`; height and width divisible by 2^scales.
@@ -146,19 +146,18 @@ public struct RealNVPConfiguration: Codable, Sendable, Equatable {
     /// The `realnvp-small` benchmark model (629,665 parameters on 1×28×28).
     public static let small = RealNVPConfiguration(imageShape: [1, 28, 28])
 
-    /// Why this configuration cannot be built, if it cannot.
-    public var problem: String? {
-        guard imageShape.count == 3, imageShape.allSatisfy({ $0 >= 1 }) else { return "the image shape \(imageShape) is not [C, H, W]" }
+    public func validate() throws(ConfigurationError) {
+        try checkImageShape(imageShape)
         guard scales >= 0, couplings >= 1, finalCouplings >= 1, hidden >= 1, residualBlocks >= 0 else {
-            return "--scales must not be negative; --couplings, --final-couplings and --hidden must be at least 1"
+            throw .settings("--scales must not be negative; --couplings, --final-couplings and --hidden must be at least 1")
         }
         // checked before the shift: 1 << 64 is 0 in Swift
-        guard scales <= 16 else { return "\(scales) scales would squeeze the images below one pixel" }
+        guard scales <= 16 else { throw .settings("\(scales) scales would squeeze the images below one pixel") }
         let factor = 1 << scales
         guard imageShape[1] % factor == 0, imageShape[2] % factor == 0 else {
-            return "images of \(imageShape[1])×\(imageShape[2]) cannot be squeezed \(scales) times (height and width must be multiples of \(factor))"
+            throw .data("images of \(imageShape[1])×\(imageShape[2]) cannot be squeezed \(scales) times (height and width must be multiples of \(factor))")
         }
-        return nil
+        guard alpha >= 0 && alpha < 0.5 else { throw .settings("the logit's α must be in [0, 0.5), got \(alpha)") }
     }
 }
 
@@ -213,7 +212,7 @@ public final class RealNVPFlow: Module, Bijector {
     let shapes: [[Int]]
 
     public init(_ c: RealNVPConfiguration) {
-        if let problem = c.problem { require(false, "RealNVPFlow: \(problem)") }
+        do { try c.validate() } catch { require(false, "RealNVPFlow: \(error)") }
         configuration = c
         var shape = c.imageShape, shapes: [[Int]] = [], scales: [FlowScale] = []
         for _ in 0..<c.scales {

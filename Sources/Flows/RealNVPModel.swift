@@ -28,7 +28,7 @@ public final class RealNVP: SingleLossTask {
         let (u, dequantization) = Dequantize(generator: generator).forward(pixels)
         let (x, logitTerm) = logit.forward(u)
         let logProbability = flow.logDensity(x) + logitTerm + dequantization
-        return logProbability * Float(-1 / (Double(dimensions) * log(2.0)))
+        return EightBitData.bitsPerDimension(logDensity: logProbability, dimensions: dimensions, valuesIn: nil)
     }
 
     /// Training batches arrive in [0, 1]; the model wants the 8-bit values back.

@@ -23,7 +23,7 @@ public enum GANLoss: String, Codable, Sendable, CaseIterable {
 }
 
 /// A WGAN as a run stores it.
-public struct GANConfiguration: Codable, Sendable, Equatable {
+public struct GANConfiguration: ModelConfiguration {
     /// `[channels, height, width]`; height and width must be multiples of 4.
     public var imageShape: [Int]
     /// The dimension of the latent vector z ~ N(0, I).
@@ -53,16 +53,15 @@ public struct GANConfiguration: Codable, Sendable, Equatable {
     /// with one critic update per generator update as the benchmark times it.
     public static let dcgan = GANConfiguration(imageShape: [1, 28, 28], criticSteps: 1)
 
-    /// Why this configuration cannot be built, if it cannot.
-    public var problem: String? {
-        guard imageShape.count == 3, imageShape.allSatisfy({ $0 >= 1 }) else { return "the image shape \(imageShape) is not [C, H, W]" }
+    public func validate() throws(ConfigurationError) {
+        try checkImageShape(imageShape)
         guard imageShape[1] % 4 == 0, imageShape[2] % 4 == 0 else {
-            return "images of \(imageShape[1])×\(imageShape[2]) cannot be halved twice (height and width must be multiples of 4)"
+            throw .data("images of \(imageShape[1])×\(imageShape[2]) cannot be halved twice (height and width must be multiples of 4)")
         }
         guard latent >= 1, generatorWidth >= 1, criticWidth >= 1, criticSteps >= 1 else {
-            return "the latent size, the widths and the critic steps must be at least 1"
+            throw .settings("the latent size, the widths and the critic steps must be at least 1")
         }
-        return nil
+        guard leakySlope.isFinite else { throw .settings("the critic's LeakyReLU slope must be finite") }
     }
 }
 
@@ -77,7 +76,7 @@ public final class Generator: Module {
     let base: [Int]
 
     public init(_ c: GANConfiguration) {
-        if let problem = c.problem { require(false, "Generator: \(problem)") }
+        do { try c.validate() } catch { require(false, "Generator: \(error)") }
         base = [2 * c.generatorWidth, c.imageShape[1] / 4, c.imageShape[2] / 4]
         fc = Linear(c.latent, base.reduce(1, *))
         up1 = ConvTranspose2d(2 * c.generatorWidth, c.generatorWidth, kernelSize: 4, stride: 2, padding: 1)
@@ -101,7 +100,7 @@ public final class Critic: Module {
     let slope: Float
 
     public init(_ c: GANConfiguration) {
-        if let problem = c.problem { require(false, "Critic: \(problem)") }
+        do { try c.validate() } catch { require(false, "Critic: \(error)") }
         conv1 = SpectralNorm(Conv2d(c.imageShape[0], c.criticWidth, kernelSize: 4, stride: 2, padding: 1))
         conv2 = SpectralNorm(Conv2d(c.criticWidth, 2 * c.criticWidth, kernelSize: 4, stride: 2, padding: 1))
         fc = SpectralNorm(Linear(2 * c.criticWidth * (c.imageShape[1] / 4) * (c.imageShape[2] / 4), 1))

@@ -2,7 +2,7 @@ import Foundation
 import GenCore
 
 /// A VAE as a run stores it.
-public struct VAEConfiguration: Codable, Sendable, Equatable {
+public struct VAEConfiguration: ModelConfiguration {
     public enum Architecture: String, Codable, Sendable, CaseIterable { case mlp, conv }
     public enum Likelihood: String, Codable, Sendable, CaseIterable {
         /// p(x|z) = Bernoulli(sigmoid(decoder(z))) per pixel; training binarizes each batch
@@ -43,16 +43,14 @@ public struct VAEConfiguration: Codable, Sendable, Equatable {
 
     public var dimensions: Int { imageShape.reduce(1, *) }
 
-    /// Why this configuration cannot be built, if it cannot.
-    public var problem: String? {
-        guard imageShape.count == 3, imageShape.allSatisfy({ $0 >= 1 }) else { return "the image shape \(imageShape) is not [C, H, W]" }
+    public func validate() throws(ConfigurationError) {
+        try checkImageShape(imageShape)
         if architecture == .conv && (imageShape[1] % 4 != 0 || imageShape[2] % 4 != 0) {
-            return "the conv VAE halves images twice: \(imageShape[1])×\(imageShape[2]) is not a multiple of 4 (use --arch mlp)"
+            throw .data("the conv VAE halves images twice: \(imageShape[1])×\(imageShape[2]) is not a multiple of 4 (use --arch mlp)")
         }
-        guard latent >= 1, hidden >= 1, beta >= 0, klWarmup >= 0, (fixedStd ?? 1) > 0 else {
-            return "--latent and --hidden must be at least 1, --beta and the warm-up not negative, a fixed σ positive"
+        guard latent >= 1, hidden >= 1, beta >= 0, beta.isFinite, klWarmup >= 0, (fixedStd ?? 1) > 0, (fixedStd ?? 1).isFinite else {
+            throw .settings("--latent and --hidden must be at least 1, --beta and the warm-up not negative, a fixed σ positive")
         }
-        return nil
     }
 }
 
@@ -142,7 +140,7 @@ public final class VariationalAutoencoder: Module, LatentVariableModel {
     public let logStd: Tensor?
 
     public init(_ c: VAEConfiguration) {
-        if let problem = c.problem { require(false, "VariationalAutoencoder: \(problem)") }
+        do { try c.validate() } catch { require(false, "VariationalAutoencoder: \(error)") }
         configuration = c
         let d = c.dimensions
         switch c.architecture {

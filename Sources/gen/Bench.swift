@@ -1,34 +1,9 @@
 import ArgumentParser
 import Foundation
 import GenCore
+import GenFamilies
 
 /// `gen bench`: speed measurements to set beside the PyTorch twin's.
-/// One model's line, with the twin's keys.
-struct ModelResult: Codable {
-    var bench: String
-    var framework: String
-    var batch: Int
-    var params: Int
-    var train_step_s: Double
-    var forward_s: Double
-    var threads: Int
-    /// Peak resident memory of the process so far (models run in sequence, so it only grows).
-    var peak_rss_mb: Double
-}
-
-/// One sampling run's line.
-struct SamplingResult: Codable {
-    var bench: String
-    var sampler: String
-    var steps: Int
-    var images: Int
-    var network_evaluations: Int
-    var seconds: Double
-    var seconds_per_step: Double
-    var threads: Int
-    var peak_rss_mb: Double
-}
-
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Time the four benchmark models (or single operations); prints one JSON line per measurement.",
@@ -87,7 +62,7 @@ struct Bench: ParsableCommand {
             return
         }
         for name in ModelBenchmarks.names where only.isEmpty || only.contains(name) {
-            let model = ModelBenchmarks.make(name)
+            guard let model = ModelBenchmarks.make(name) else { continue }
             let train = OpBenchmarks.medianSeconds(repetitions: reps, warmup: warmup, model.trainStep)
             let forward = OpBenchmarks.medianSeconds(repetitions: reps, warmup: warmup, model.forward)
             let result = ModelResult(bench: name, framework: "gen-\(GenCore.version)", batch: model.batch, params: model.parameters,

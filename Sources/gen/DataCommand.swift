@@ -39,7 +39,7 @@ struct DataCommand: ParsableCommand {
                 if let shape {
                     let parts = shape.lowercased().split(separator: "x").compactMap { Int($0) }
                     guard parts.count == 2, parts.allSatisfy({ $0 > 0 }) else {
-                        throw Failure(message: "--shape must look like 28x28, got '\(shape)'", code: Exit.usage)
+                        throw GenError.usage("--shape must look like 28x28, got '\(shape)'")
                     }
                     size = (parts[0], parts[1])
                 }
@@ -97,8 +97,7 @@ extension DataCommand {
 
         func run() throws {
             try reportingFailures {
-                guard batchSize >= 1 else { throw Failure(message: "--batch-size must be at least 1", code: Exit.usage) }
-                try HDF5Guard.check(file, dataset: dataset)
+                guard batchSize >= 1 else { throw GenError.usage("--batch-size must be at least 1") }
                 let data = try HDF5Dataset(url: URL(fileURLWithPath: file), options: .init(dataset: dataset))
                 if let note = data.choiceNote { printNote(note) }
                 let loader = BatchLoader(dataset: data, batchSize: min(batchSize, data.count), pixelRange: .symmetric, dropLast: false)

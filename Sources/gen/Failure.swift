@@ -16,45 +16,38 @@ enum Exit {
     static let diverged: Int32 = 3
     /// Stopped by SIGINT or SIGTERM after saving.
     static let interrupted: Int32 = 130
+
+    /// The one place a library error's category becomes an exit code.
+    static func code(for category: ErrorCategory) -> Int32 {
+        switch category {
+        case .usage: return usage
+        case .badData: return badData
+        case .missingInput: return missingInput
+        case .cannotWrite: return cannotWrite
+        }
+    }
 }
 
-/// A failure the CLI reports in one line with its own exit code.
-struct Failure: Error {
+/// A run that ended without an error but not as asked (interrupted, diverged): its message and code.
+struct Stopped: Error {
     let message: String
     let code: Int32
 }
 
-/// Runs `body`, turning library errors into a one-line message on stderr and a distinct exit code.
+/// Runs `body`, turning library errors into a one-line message on stderr and their exit code.
 func reportingFailures(_ body: () throws -> Void) throws {
     do {
         try body()
-    } catch let failure as Failure {
-        printError(failure.message)
-        throw ExitCode(failure.code)
-    } catch let error as DataError {
+    } catch let error as CategorizedError {
         printError(error.description)
-        switch error {
-        case .missingFile: throw ExitCode(Exit.missingInput)
-        default: throw ExitCode(Exit.badData)
-        }
-    } catch let error as AtomicFileError {
-        printError(error.description)
-        throw ExitCode(Exit.cannotWrite)
-    } catch let error as SafeTensorsError {
-        printError(error.description)
-        throw ExitCode(Exit.badData)
-    } catch let error as ImageError {
-        printError(error.description)
-        throw ExitCode(Exit.badData)
+        throw ExitCode(Exit.code(for: error.category))
+    } catch let stopped as Stopped {
+        printError(stopped.message)
+        throw ExitCode(stopped.code)
     }
 }
 
 /// Prints one line to standard error, prefixed with `gen: `.
 func printError(_ message: String) {
-    FileHandle.standardError.write(Data("gen: \(message)\n".utf8))
-}
-
-/// Prints one line to standard error (progress and notes, kept out of standard output).
-func printNote(_ message: String) {
-    FileHandle.standardError.write(Data("\(message)\n".utf8))
+    StandardError.write("gen: \(message)\n")
 }

@@ -39,11 +39,11 @@ enum HDF5Guard {
         try? errors.close()
         let message = (try? String(contentsOf: errorsURL, encoding: .utf8)) ?? ""
         if process.terminationReason == .uncaughtSignal {
-            throw Failure(message: "\(path): the HDF5 library crashed reading this file (signal \(process.terminationStatus)); it is malformed or hostile and was not opened", code: Exit.badData)
+            throw GenError.badData("\(path): the HDF5 library crashed reading this file (signal \(process.terminationStatus)); it is malformed or hostile and was not opened")
         }
         guard process.terminationStatus == 0 else {
             let line = message.split(separator: "\n").last { $0.hasPrefix("gen: ") }.map { String($0.dropFirst(5)) } ?? "\(path): cannot be read"
-            throw Failure(message: line, code: process.terminationStatus == Exit.missingInput ? Exit.missingInput : Exit.badData)
+            throw GenError(process.terminationStatus == Exit.missingInput ? .missingInput : .badData, line)
         }
         return String(decoding: outputData, as: UTF8.self)
     }
@@ -61,6 +61,8 @@ extension DataCommand {
         @Flag var inventory = false
 
         func run() throws {
+            // this is the child: it opens the file itself
+            HDF5Dataset.screen = nil
             try reportingFailures {
                 if inventory {
                     print(try Info.describe(file), terminator: "")

@@ -9,4 +9,6 @@ struct Gen: ParsableCommand {
         subcommands: [Train.self, Sample.self, Eval.self, DataCommand.self, Info.self, Bench.self])
 }
 
+// Every HDF5 file is opened first in a child process (see HDF5Guard).
+HDF5Dataset.screen = HDF5Guard.check
 Gen.main()

@@ -54,9 +54,9 @@ struct LikelihoodTests {
     /// 8-bit data; and dequantization maps pixel k into [2k/256 − 1, 2(k + 1)/256 − 1).
     @Test func bitsPerDimensionConventions() {
         let logDensity = Tensor([Float(-784 * log(2.0))], shape: [1])
-        #expect(abs(bitsPerDimension(logDensity: logDensity, dimensions: 784).item - 8) < 1e-5)
+        #expect(abs(EightBitData.bitsPerDimension(logDensity: logDensity, dimensions: 784, valuesIn: .symmetric).item - 8) < 1e-5)
         let pixels = Tensor([0, 255, 128], shape: [1, 3])
-        let x = dequantize(pixels: pixels, generator: RandomGenerator(seed: 1)).scalars
+        let x = EightBitData.dequantize(pixels: pixels, into: .symmetric, generator: RandomGenerator(seed: 1)).scalars
         #expect(x[0] >= -1 && x[0] < -1 + 2.0 / 256 && x[1] >= 1 - 2.0 / 256 && x[1] < 1 && x[2] >= 0 && x[2] < 2.0 / 256)
     }
 }

@@ -24,7 +24,9 @@ public struct TrainerState: Codable, Sendable, Equatable {
 
 /// Everything a run needs to continue or to sample, in one safetensors file: the model's
 /// weights (`model.*`), the EMA weights (`ema.*`), the optimizer's state (`optimizer.*`), and in
-/// `__metadata__` the run's configuration (`config`, JSON) and the ``TrainerState`` (`trainer`).
+/// `__metadata__` the run's configuration (`config`, JSON), the ``TrainerState`` (`trainer`),
+/// the family's kind (`kind`) and the version of gen that wrote it (`gen_version`): the file
+/// alone is enough to sample from, evaluate, or resume the run.
 public struct RunCheckpoint {
     public var configJSON: String
     public var trainer: TrainerState
@@ -54,7 +56,23 @@ public struct RunCheckpoint {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let trainerJSON = String(decoding: try encoder.encode(trainer), as: UTF8.self)
-        try SafeTensors.write(.init(tensors: tensors, metadata: ["config": configJSON, "trainer": trainerJSON, "gen_version": GenCore.version]), to: url)
+        var metadata = ["config": configJSON, "trainer": trainerJSON, "gen_version": GenCore.version]
+        if let kind = try? RunKind.decode(configJSON).kind { metadata["kind"] = kind }
+        try SafeTensors.write(.init(tensors: tensors, metadata: metadata), to: url)
+    }
+
+    /// The checkpoint a location names: a run folder's `checkpoint.safetensors`, or a file.
+    public static func locate(_ location: URL) throws -> URL {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: location.path, isDirectory: &isFolder) else {
+            throw GenError.missingInput("\(location.path): no such run or checkpoint file")
+        }
+        guard isFolder.boolValue else { return location }
+        let url = location.appendingPathComponent("checkpoint.safetensors")
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw GenError.missingInput("\(location.path): no checkpoint.safetensors in this folder")
+        }
+        return url
     }
 
     /// Reads a checkpoint written by ``write(to:)``.

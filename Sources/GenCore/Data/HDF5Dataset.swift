@@ -80,11 +80,17 @@ public final class HDF5Dataset {
     /// The shape of one image: `[channels, height, width]`.
     public var imageShape: [Int] { [channels, height, width] }
 
+    /// Called with a file's path and the dataset asked for before any file is opened, when
+    /// set: a program that must survive files which crash libhdf5 itself screens each file
+    /// first, in a child process (the command line does). It throws to refuse the file.
+    nonisolated(unsafe) public static var screen: ((_ path: String, _ dataset: String?) throws -> Void)?
+
     /// Opens `url` and finds the images (and labels) to read.
     public init(url: URL, options: Options = Options()) throws {
         path = url.path
         let path = self.path
         guard FileManager.default.fileExists(atPath: path) else { throw DataError.missingFile(path) }
+        try Self.screen?(path, options.dataset)
         (file, images, labels, imagesName, labelsName, count, channels, height, width, layout, storedType,
          storedRange, rowsPerChunk, choiceNote, isFloat) = try HDF5.call {
             guard H5Fis_hdf5(path) > 0 else {

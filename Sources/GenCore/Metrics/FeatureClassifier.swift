@@ -1,5 +1,5 @@
 /// A feature classifier as a run stores it.
-public struct FeatureClassifierConfiguration: Codable, Sendable, Equatable {
+public struct FeatureClassifierConfiguration: ModelConfiguration {
     /// `[channels, height, width]`.
     public var imageShape: [Int]
     public var classes: Int
@@ -15,15 +15,13 @@ public struct FeatureClassifierConfiguration: Codable, Sendable, Equatable {
         self.features = features
     }
 
-    /// Why this configuration cannot be built, if it cannot.
-    public var problem: String? {
-        guard imageShape.count == 3, imageShape.allSatisfy({ $0 >= 1 }) else { return "the image shape \(imageShape) is not [C, H, W]" }
+    public func validate() throws(ConfigurationError) {
+        try checkImageShape(imageShape)
         guard imageShape[1] % 4 == 0, imageShape[2] % 4 == 0 else {
-            return "the classifier halves images twice: \(imageShape[1])×\(imageShape[2]) is not a multiple of 4"
+            throw .data("the classifier halves images twice: \(imageShape[1])×\(imageShape[2]) is not a multiple of 4")
         }
-        guard classes >= 2 else { return "a classifier needs at least 2 classes, the labels hold \(classes)" }
-        guard channels >= 1, features >= 1 else { return "--channels and --features must be at least 1" }
-        return nil
+        guard classes >= 2 else { throw .data("a classifier needs at least 2 classes, the labels hold \(classes)") }
+        guard channels >= 1, features >= 1 else { throw .settings("--channels and --features must be at least 1") }
     }
 }
 
@@ -62,7 +60,7 @@ public final class FeatureClassifier: SingleLossTask {
     public let network: FeatureClassifierNetwork
 
     public init(_ configuration: FeatureClassifierConfiguration) {
-        require(configuration.problem == nil, "FeatureClassifier: \(configuration.problem ?? "")")
+        do { try configuration.validate() } catch { require(false, "FeatureClassifier: \(error)") }
         self.configuration = configuration
         network = FeatureClassifierNetwork(configuration)
     }
@@ -74,7 +72,7 @@ public final class FeatureClassifier: SingleLossTask {
 
     /// The mean cross-entropy of the batch's labels under the logits.
     public func loss(batch: Batch, generator: RandomGenerator) -> Tensor {
-        guard let labels = batch.labels else { preconditionFailure("FeatureClassifier: the batch has no labels") }
+        guard let labels = batch.labels else { preconditionFailure("FeatureClassifier: the batch has no labels (FeatureClassifierFamily.needsLabels)") }
         return FeatureClassifier.crossEntropy(logits: network(batch.images), labels: labels, classes: configuration.classes)
     }
 
@@ -83,8 +81,9 @@ public final class FeatureClassifier: SingleLossTask {
         -(logits.logSoftmax(axis: 1) * Tensor.oneHot(labels, classes: classes)).sum(axes: [1]).mean()
     }
 
+    /// Never called: ``drawsSamples`` is false. Blank images.
     public func samples(count: Int, generator: RandomGenerator) -> Tensor {
-        preconditionFailure("FeatureClassifier draws no samples")
+        Tensor.zeros([count] + configuration.imageShape)
     }
 
     /// Features `[N, features]` of images in [-1, 1], in batches of `batchSize`, without gradients.

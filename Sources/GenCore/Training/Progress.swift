@@ -38,16 +38,16 @@ public final class ProgressReporter {
             lastDraw = Date()
             let width = 24, filled = total > 0 ? width * step / total : width
             let bar = String(repeating: "=", count: filled) + (filled < width ? ">" : "") + String(repeating: " ", count: max(0, width - filled - 1))
-            FileHandle.standardError.write(Data("\r\u{1B}[2K[\(bar)] \(text)".utf8))
-            if step == total { FileHandle.standardError.write(Data("\n".utf8)) }
+            StandardError.write("\r\u{1B}[2K[\(bar)] \(text)")
+            if step == total { StandardError.write("\n") }
         } else if step % lineEvery == 0 || step == total {
-            FileHandle.standardError.write(Data("\(text)\n".utf8))
+            StandardError.write("\(text)\n")
         }
     }
 
     /// Ends the line of an unfinished bar (before printing something else).
     public func finishLine() {
-        if isTerminal { FileHandle.standardError.write(Data("\n".utf8)) }
+        if isTerminal { StandardError.write("\n") }
     }
 
     /// Seconds as `H:MM:SS` or `M:SS`.

@@ -55,8 +55,24 @@ public struct RunConfiguration<Model: Codable & Sendable>: Codable, Sendable {
 public struct RunKind: Codable, Sendable {
     public var kind: String
     public var data: DataSource
+    public var training: TrainerConfiguration
 
     public static func decode(_ json: String) throws -> RunKind {
         try JSONDecoder().decode(RunKind.self, from: Data(json.utf8))
+    }
+
+    /// A decoding error in a few words: what is wrong, and where (`model.unet.groups: missing`).
+    public static func describe(_ error: Error) -> String {
+        func path(_ codingPath: [CodingKey]) -> String {
+            codingPath.isEmpty ? "the top level" : codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+        }
+        switch error as? DecodingError {
+        case .keyNotFound(let key, let context)?: return "\(path(context.codingPath + [key])): missing"
+        case .typeMismatch(_, let context)?: return "\(path(context.codingPath)): \(context.debugDescription)"
+        case .valueNotFound(_, let context)?: return "\(path(context.codingPath)): missing value"
+        case .dataCorrupted(let context)?:
+            return context.codingPath.isEmpty ? "not JSON" : "\(path(context.codingPath)): \(context.debugDescription)"
+        default: return "\(error)"
+        }
     }
 }

@@ -39,7 +39,7 @@ public final class Trainer {
     public private(set) var step = 0
     public private(set) var ema: ExponentialMovingAverage?
     /// Where messages go (stderr by default).
-    public var log: (String) -> Void = { FileHandle.standardError.write(Data("\($0)\n".utf8)) }
+    public var log: (String) -> Void = printNote
     /// Whether to show progress on stderr.
     public var showsProgress = true
 
@@ -118,7 +118,12 @@ public final class Trainer {
     /// Restores everything from the folder's checkpoint, refusing non-finite weights, and drops
     /// metric records past the restored step.
     public func resume() throws {
-        let saved = try RunCheckpoint.read(checkpointURL)
+        try resume(from: try RunCheckpoint.read(checkpointURL))
+    }
+
+    /// Restores everything from `saved` (this run's checkpoint, already read), refusing
+    /// non-finite weights, and drops metric records past the restored step.
+    public func resume(from saved: RunCheckpoint) throws {
         if let bad = saved.firstNonFiniteTensor {
             throw SafeTensorsError.invalid(checkpointURL.path, "'\(bad)' holds non-finite values; refusing to resume")
         }

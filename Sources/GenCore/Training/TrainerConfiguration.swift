@@ -28,9 +28,15 @@ public struct TrainerConfiguration: Codable, Sendable, Equatable {
 
     public enum Decay: String, Codable, Sendable, CaseIterable { case constant, cosine }
 
-    public init(steps: Int, batchSize: Int = 64, learningRate: Float = 2e-4, warmupSteps: Int = 0,
-                learningRateDecay: Decay = .constant, gradientClip: Float? = 1, emaDecay: Float? = 0.999,
-                sampleEvery: Int = 0, sampleCount: Int = 64, checkpointEvery: Int = 0, logEvery: Int = 50,
+    /// Settings not given are ``TrainingDefaults/standard``'s, the command line's; a family's
+    /// own defaults are ``TrainingDefaults/configuration(steps:seed:)`` of its
+    /// ``ModelFamily/trainingDefaults``.
+    public init(steps: Int, batchSize: Int = TrainingDefaults.standard.batchSize,
+                learningRate: Float = TrainingDefaults.standard.learningRate,
+                warmupSteps: Int = TrainingDefaults.standard.warmupSteps, learningRateDecay: Decay = .constant,
+                gradientClip: Float? = TrainingDefaults.standard.gradientClip, emaDecay: Float? = TrainingDefaults.standard.emaDecay,
+                sampleEvery: Int = TrainingDefaults.standard.sampleEvery, sampleCount: Int = 64,
+                checkpointEvery: Int = TrainingDefaults.standard.checkpointEvery, logEvery: Int = TrainingDefaults.standard.logEvery,
                 seed: UInt64 = 0, maximumNonFiniteSteps: Int = 10) {
         self.steps = steps
         self.batchSize = batchSize
@@ -53,5 +59,51 @@ public struct TrainerConfiguration: Codable, Sendable, Equatable {
         case .constant: return Schedules.linearWarmup(learningRate, warmupSteps: warmupSteps)
         case .cosine: return Schedules.cosine(learningRate, totalSteps: steps, warmupSteps: warmupSteps)
         }
+    }
+}
+
+/// The training settings a model family starts from where the caller gives none: one set,
+/// used alike by the command line and by ``TrainingRun``.
+public struct TrainingDefaults: Sendable, Equatable {
+    /// Optimizer updates when neither steps nor epochs are given.
+    public var steps = 2000
+    public var batchSize = 64
+    /// Adam's peak learning rate.
+    public var learningRate: Float = 2e-4
+    public var warmupSteps = 100
+    /// Largest gradient norm (nil: no clipping).
+    public var gradientClip: Float? = 1
+    /// EMA decay of the sampling weights (nil: no EMA).
+    public var emaDecay: Float? = 0.999
+    /// Steps between sample grids (0: only at the end).
+    public var sampleEvery = 500
+    /// Steps between checkpoints (0: only at the end and when stopped).
+    public var checkpointEvery = 500
+    /// Steps between metric records and progress lines.
+    public var logEvery = 50
+
+    /// The command line's defaults, and the diffusion families': lr 2e-4, 100 warm-up steps,
+    /// gradients clipped at norm 1.
+    public static let standard = TrainingDefaults()
+
+    public init(steps: Int = 2000, batchSize: Int = 64, learningRate: Float = 2e-4, warmupSteps: Int = 100,
+                gradientClip: Float? = 1, emaDecay: Float? = 0.999, sampleEvery: Int = 500, checkpointEvery: Int = 500,
+                logEvery: Int = 50) {
+        self.steps = steps
+        self.batchSize = batchSize
+        self.learningRate = learningRate
+        self.warmupSteps = warmupSteps
+        self.gradientClip = gradientClip
+        self.emaDecay = emaDecay
+        self.sampleEvery = sampleEvery
+        self.checkpointEvery = checkpointEvery
+        self.logEvery = logEvery
+    }
+
+    /// A trainer configuration with these defaults.
+    public func configuration(steps: Int? = nil, seed: UInt64 = 0) -> TrainerConfiguration {
+        TrainerConfiguration(steps: steps ?? self.steps, batchSize: batchSize, learningRate: learningRate, warmupSteps: warmupSteps,
+                             gradientClip: gradientClip, emaDecay: emaDecay, sampleEvery: sampleEvery,
+                             checkpointEvery: checkpointEvery, logEvery: logEvery, seed: seed)
     }
 }

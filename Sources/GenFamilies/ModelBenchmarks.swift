@@ -8,20 +8,23 @@ import VAE
 /// The four benchmark models of BENCHMARKS.md, built layer for layer as the PyTorch twin
 /// (`../shared/peers/reference_models.py`) builds them, each with one training step (forward,
 /// backward, optimizer update) and one inference forward pass on random data of the twin's batch.
-enum ModelBenchmarks {
-    struct Case {
-        var name: String
-        var batch: Int
-        var parameters: Int
-        var trainStep: () -> Void
-        var forward: () -> Void
+public enum ModelBenchmarks {
+    /// One benchmark model, ready to time.
+    public struct Case {
+        public var name: String
+        public var batch: Int
+        public var parameters: Int
+        /// Forward, backward and the optimizer update on a fixed batch.
+        public var trainStep: () -> Void
+        /// One inference forward pass at the same batch (the cost of one sampling step).
+        public var forward: () -> Void
     }
 
-    static let names = ["ddpm-unet-small", "vae-mlp", "realnvp-small", "wgan-sn-dcgan"]
+    public static let names = ["ddpm-unet-small", "vae-mlp", "realnvp-small", "wgan-sn-dcgan"]
 
     /// 64 images from the `ddpm-unet-small` network (random weights: only the time matters),
     /// by 1,000 ancestral steps and by 50 DDIM steps, each timed once whole.
-    static func sampling() -> [SamplingResult] {
+    public static func sampling() -> [SamplingResult] {
         let ddpm = DDPM(DDPMConfiguration(unet: .small))
         ddpm.network.eval()
         func time<S: Sampler>(_ name: String, _ sampler: S, steps: Int) -> SamplingResult {
@@ -39,7 +42,8 @@ enum ModelBenchmarks {
         return [time("ddpm", DDPMSampler(steps: 1000), steps: 1000), time("ddim", DDIMSampler(steps: 50), steps: 50)]
     }
 
-    static func make(_ name: String) -> Case {
+    /// The benchmark model `name` (one of ``names``), or nil.
+    public static func make(_ name: String) -> Case? {
         let random = RandomGenerator(seed: 0, stream: .noise)
         switch name {
         case "ddpm-unet-small":
@@ -92,7 +96,44 @@ enum ModelBenchmarks {
                 wgan.generator.train()
             })
         default:
-            fatalError("unknown benchmark \(name)")
+            return nil
         }
     }
+}
+
+/// One model's line of `gen bench`, with the PyTorch twin's keys.
+public struct ModelResult: Codable, Sendable {
+    public var bench: String
+    public var framework: String
+    public var batch: Int
+    public var params: Int
+    public var train_step_s: Double
+    public var forward_s: Double
+    public var threads: Int
+    /// Peak resident memory of the process so far (models run in sequence, so it only grows).
+    public var peak_rss_mb: Double
+
+    public init(bench: String, framework: String, batch: Int, params: Int, train_step_s: Double, forward_s: Double, threads: Int, peak_rss_mb: Double) {
+        self.bench = bench
+        self.framework = framework
+        self.batch = batch
+        self.params = params
+        self.train_step_s = train_step_s
+        self.forward_s = forward_s
+        self.threads = threads
+        self.peak_rss_mb = peak_rss_mb
+    }
+}
+
+/// One sampling run's line of `gen bench --sample`.
+public struct SamplingResult: Codable, Sendable {
+    public var bench: String
+    public var sampler: String
+    public var steps: Int
+    public var images: Int
+    public var network_evaluations: Int
+    public var seconds: Double
+    public var seconds_per_step: Double
+    public var threads: Int
+    public var peak_rss_mb: Double
 }

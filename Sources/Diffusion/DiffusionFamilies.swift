@@ -1,0 +1,65 @@
+import GenCore
+
+/// `gen train ddpm`: denoising diffusion (Ho et al. 2020).
+public enum DDPMFamily: ModelFamily {
+    public static let kind = "ddpm"
+    public static let summary = "denoising diffusion (Ho et al. 2020): ε-, x- or v-prediction at discrete steps, linear or cosine schedule"
+    public static let trainingDefaults = TrainingDefaults.standard
+    public static let capabilities: FamilyCapabilities = [.drawsImages, .samplers]
+    public static let metrics: [EvaluationMetric] = [.bpd, .fid, .kid, .pr]
+    public static func makeTask(_ configuration: DDPMConfiguration) -> DDPM { DDPM(configuration) }
+}
+
+/// `gen train sde`: score-based models through an SDE (Song et al. 2021).
+public enum ScoreSDEFamily: ModelFamily {
+    public static let kind = "sde"
+    public static let summary = "score-based models through the VP, sub-VP or VE SDE (Song et al. 2021), denoising score matching"
+    public static let trainingDefaults = TrainingDefaults.standard
+    public static let capabilities: FamilyCapabilities = [.drawsImages, .samplers]
+    public static let metrics: [EvaluationMetric] = [.bpd, .fid, .kid, .pr]
+    public static func makeTask(_ configuration: ScoreSDEConfiguration) -> ScoreSDE { ScoreSDE(configuration) }
+}
+
+/// `gen train flow`: flow matching on the linear path (Lipman et al. 2023).
+public enum FlowMatchingFamily: ModelFamily {
+    public static let kind = "flow"
+    public static let summary = "flow matching on the linear path (Lipman et al. 2023), independent or minibatch-OT coupling"
+    public static let trainingDefaults = TrainingDefaults.standard
+    public static let capabilities: FamilyCapabilities = [.drawsImages, .samplers]
+    public static let metrics: [EvaluationMetric] = [.bpd, .fid, .kid, .pr]
+    public static func makeTask(_ configuration: FlowMatchingConfiguration) -> FlowMatching { FlowMatching(configuration) }
+}
+
+extension DDPM {
+    public var kind: String { DDPMFamily.kind }
+
+    /// To look at: ancestral sampling over 250 strided steps (at most T). For sample metrics:
+    /// 50 DDIM steps (50 network evaluations).
+    public func defaultSampler(for purpose: DrawOptions.Purpose) -> (sampler: BuiltInSampler, steps: Int) {
+        purpose == .display ? (.ddpm, defaultSteps(.ddpm)) : (.ddim, 50)
+    }
+
+    /// Ancestral sampling takes at most T steps by default.
+    public func defaultSteps(_ sampler: BuiltInSampler) -> Int {
+        sampler == .ddpm ? min(sampler.defaultSteps, configuration.diffusionSteps) : sampler.defaultSteps
+    }
+}
+
+extension ScoreSDE {
+    public var kind: String { ScoreSDEFamily.kind }
+
+    /// To look at: 500 Euler–Maruyama steps of the reverse SDE. For sample metrics: 25 Heun
+    /// steps of the probability-flow ODE (50 network evaluations).
+    public func defaultSampler(for purpose: DrawOptions.Purpose) -> (sampler: BuiltInSampler, steps: Int) {
+        purpose == .display ? (.eulerMaruyama, BuiltInSampler.eulerMaruyama.defaultSteps) : (.heun, 25)
+    }
+}
+
+extension FlowMatching {
+    public var kind: String { FlowMatchingFamily.kind }
+
+    /// To look at: 50 Heun steps. For sample metrics: 25 Heun steps (50 network evaluations).
+    public func defaultSampler(for purpose: DrawOptions.Purpose) -> (sampler: BuiltInSampler, steps: Int) {
+        (.heun, purpose == .display ? BuiltInSampler.heun.defaultSteps : 25)
+    }
+}

@@ -1,0 +1,29 @@
+import GenCore
+
+/// `gen train wgan`: Wasserstein GANs with a spectral-normalized critic (Miyato et al. 2018).
+public enum WGANFamily: ModelFamily {
+    public static let kind = "wgan"
+    public static let summary = "Wasserstein GANs with a spectral-normalized critic (Miyato et al. 2018), Adam with SNGAN's betas (0, 0.9)"
+    public static let trainingDefaults = TrainingDefaults(learningRate: 2e-4, warmupSteps: 0, gradientClip: nil)
+    public static let capabilities: FamilyCapabilities = [.drawsImages, .interpolation]
+    public static let metrics: [EvaluationMetric] = [.fid, .kid, .pr]
+    public static var defaultMetrics: [EvaluationMetric] { metrics }
+    public static func makeTask(_ configuration: GANConfiguration) -> WGAN { WGAN(configuration) }
+    /// Adam with SNGAN's betas for the critic and the generator.
+    public static func optimizers(for task: WGAN, learningRate: Float) -> [Optimizer] { task.optimizers(learningRate: learningRate) }
+}
+
+extension WGAN: TrainedModel {
+    public var imageShape: [Int] { configuration.imageShape }
+
+    /// The generator's images of fresh latents.
+    public func imageSource(_ options: DrawOptions) throws -> ImageSource {
+        try requireOnePass(options, kind: WGANFamily.kind)
+        return ImageSource(sampler: "generator") { count, generator, _ in self.sample(latents: self.latents(count, generator: generator)) }
+    }
+
+    /// Spherical walks between random latents.
+    public func interpolationGrid(rows: Int, columns: Int, generator: RandomGenerator) throws -> Tensor {
+        sample(latents: interpolationLatents(rows: rows, columns: columns, generator: generator))
+    }
+}

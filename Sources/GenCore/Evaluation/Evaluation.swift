@@ -1,0 +1,179 @@
+import Foundation
+
+/// What to evaluate a run on, and how: `gen eval`'s options.
+public struct EvaluationRequest: Sendable {
+    /// The HDF5 test file, and its image dataset when the file has several.
+    public var data: String
+    public var dataset: String?
+    /// fid, kid and pr together, or one of bpd, nll and accuracy; nil: the family's default.
+    public var metrics: [EvaluationMetric]?
+    /// Sample metrics: samples and test images (default 10,000). bpd, nll: test images (default
+    /// 512). accuracy: test images (default all).
+    public var count: Int?
+    public var batchSize = 64
+    /// Seeds the samples, the dequantization, binarization, probes and importance samples.
+    public var seed: UInt64 = 0
+    /// How sample metrics draw (default: the family's sampler for evaluation).
+    public var draw = DrawOptions(purpose: .evaluation)
+    public var likelihood = LikelihoodOptions()
+    /// The classifier run whose features the sample metrics compare; nil: the most recent one
+    /// for the image shape under ``runs``.
+    public var features: URL?
+    /// Where runs live, for finding a classifier.
+    public var runs = URL(fileURLWithPath: "runs")
+
+    public init(data: String, dataset: String? = nil, metrics: [EvaluationMetric]? = nil, count: Int? = nil) {
+        self.data = data
+        self.dataset = dataset
+        self.metrics = metrics
+        self.count = count
+    }
+}
+
+/// `gen eval` as a library call: a run's sample quality, likelihood or accuracy on test data,
+/// as one line of result fields.
+///
+/// ```swift
+/// let run = try FamilyRegistry.builtIn.open(URL(fileURLWithPath: "runs/flow-1"))
+/// let result = try Evaluation.evaluate(run, EvaluationRequest(data: "test.h5", metrics: [.bpd], count: 128),
+///                                      registry: .builtIn)
+/// print(result.json)
+/// ```
+public enum Evaluation {
+    /// Evaluates the run as `request` asks, with its `weights`.
+    /// - Parameters:
+    ///   - saved: the run (its model is built once the test data is found to fit it).
+    ///   - registry: names the families that have a metric, in refusals.
+    ///   - log: notes on what is being done (stderr by default).
+    public static func evaluate(_ saved: SavedRun, _ request: EvaluationRequest, weights: ModelWeights = .sampling,
+                                registry: FamilyRegistry, log: (String) -> Void = printNote) throws -> ResultFields {
+        let run = saved
+        let metrics = request.metrics ?? run.family.defaultMetrics
+        try checkCombination(metrics)
+        for metric in metrics where !run.family.measures(metric) && !metric.isSampleMetric {
+            let valid = registry.kinds { $0.measures(metric) }
+            throw GenError.usage("\(run.folder.path): --metric \(metric.rawValue) needs a \(valid.joined(separator: ", ")) run; this is a \(run.kind) run")
+        }
+        let test = try HDF5Dataset(url: URL(fileURLWithPath: request.data),
+                                   options: .init(dataset: request.dataset, readLabels: metrics == [.accuracy]))
+        guard test.imageShape == run.header.data.imageShape else {
+            throw GenError.badData("\(request.data): images are \(test.imageShape), the \(run.kind) run was trained on \(run.header.data.imageShape)")
+        }
+        let model = try saved.load(weights: weights).model
+        if metrics[0].isSampleMetric {
+            // the sampler first: one that does not fit is a usage error before any work
+            let source = try model.imageSource(request.draw)
+            var fields: ResultFields = [("run", .text(run.folder.path)), ("kind", .text(run.kind)), ("weights", .text(weights.label)),
+                                        ("sampler", .text(source.sampler))]
+            if let steps = source.steps { fields.set("sampler_steps", .integer(steps)) }
+            log("\(metrics.map(\.rawValue).joined(separator: ", ")) of samples from \(run.folder.path) (\(run.kind)) against images of \(request.data)")
+            fields.append(contentsOf: try sampleQuality(source, test: test, request: request, metrics: metrics, folder: run.folder.path, log: log))
+            return fields
+        }
+        let rows = try scoredRows(run, test: test, request: request, metrics: metrics, log: log)
+        var fields: ResultFields = [("run", .text(run.folder.path)), ("kind", .text(run.kind)), ("data", .text(request.data)),
+                                    ("metric", .text(metrics[0].rawValue))]
+        let start = Date()
+        if metrics == [.accuracy] {
+            guard let classifier = model as? FeatureClassifier else {
+                throw GenError.usage("\(run.folder.path): --metric accuracy needs a classifier run; this is a \(run.kind) run")
+            }
+            guard test.labelsName != nil else { throw GenError.badData("\(request.data): no labels beside the images to score accuracy against") }
+            fields.append(contentsOf: [("accuracy", .number(try classifier.accuracy(on: test, rows: rows), decimals: 5)), ("n", .integer(rows.count))])
+        } else {
+            let scorer = try model.likelihoodScorer(request.likelihood)
+            if test.storedType != "uint8" { log("\(request.data): \(test.storedType) pixels are quantized to 8 bits") }
+            log("\(scorer.summary): \(rows.count) images of \(request.data) under \(run.folder.path) (\(run.kind))")
+            let result = try LikelihoodEvaluation.run(scorer, data: test, rows: rows, batchSize: request.batchSize,
+                                                      generator: RandomGenerator(seed: request.seed, stream: .sampling))
+            fields.append(contentsOf: result.fields(scorer))
+            fields.set("n", .integer(result.count))
+            fields.append(contentsOf: scorer.fields)
+            if result.evaluationsPerBatch > 0 { fields.set("nfe_per_batch", .number(result.evaluationsPerBatch, decimals: 1)) }
+            fields.set("weights", .text(weights.label))
+        }
+        fields.set("seconds", .number(Date().timeIntervalSince(start), decimals: 1))
+        return fields
+    }
+
+    /// The sample metrics' floor: `count` test images against the next `count` of the same
+    /// shuffle, what a perfect model would score.
+    public static func floor(_ request: EvaluationRequest, log: (String) -> Void = printNote) throws -> ResultFields {
+        let metrics = request.metrics ?? EvaluationMetric.sampleMetrics
+        try checkCombination(metrics)
+        guard metrics[0].isSampleMetric else { throw GenError.usage("--floor is for fid, kid and pr") }
+        let test = try HDF5Dataset(url: URL(fileURLWithPath: request.data), options: .init(dataset: request.dataset, readLabels: false))
+        var fields: ResultFields = [("run", .null), ("kind", .text("floor"))]
+        fields.append(contentsOf: try sampleQuality(nil, test: test, request: request, metrics: metrics, folder: nil, log: log))
+        return fields
+    }
+
+    /// fid, kid and pr go together; bpd, nll and accuracy alone.
+    public static func checkCombination(_ metrics: [EvaluationMetric]) throws {
+        let sample = metrics.filter(\.isSampleMetric)
+        guard !metrics.isEmpty, sample.isEmpty ? metrics.count == 1 : sample.count == metrics.count else {
+            throw GenError.usage("--metric takes fid, kid and pr together, or one of bpd, nll and accuracy")
+        }
+    }
+
+    /// The rows a likelihood or accuracy is scored on: the run's held-out images when it held
+    /// some out of this very file, else the whole file; `count` of them, spread evenly.
+    private static func scoredRows(_ run: SavedRun, test: HDF5Dataset, request: EvaluationRequest, metrics: [EvaluationMetric],
+                                   log: (String) -> Void) throws -> [Int] {
+        var pool = Array(0..<test.count)
+        let source = run.header.data
+        if let holdout = source.holdout, holdout > 0,
+           URL(fileURLWithPath: test.path).standardizedFileURL.path == URL(fileURLWithPath: source.path).standardizedFileURL.path {
+            pool = BatchLoader.split(count: test.count, testFraction: holdout, seed: run.header.training.seed).test
+            log("\(request.data): scoring the run's \(pool.count) held-out images (--holdout \(holdout) at training)")
+        }
+        let count = min(request.count ?? (metrics == [.accuracy] ? pool.count : 512), pool.count)
+        return (0..<count).map { pool[$0 * pool.count / count] }
+    }
+
+    /// The sample metrics of `source` (nil: the floor) against test images.
+    private static func sampleQuality(_ source: ImageSource?, test: HDF5Dataset, request: EvaluationRequest, metrics: [EvaluationMetric],
+                                      folder: String?, log: (String) -> Void) throws -> ResultFields {
+        let classifierFolder: URL
+        if let features = request.features {
+            classifierFolder = features
+        } else {
+            classifierFolder = try FeatureClassifierFamily.latest(for: test.imageShape, under: request.runs)
+            log("features from the most recent classifier run, \(classifierFolder.path)")
+        }
+        let (classifier, classifierURL) = try FeatureClassifierFamily.loadForFeatures(classifierFolder)
+        guard classifier.configuration.imageShape == test.imageShape else {
+            throw GenError.usage("\(classifierFolder.path): the classifier takes \(classifier.configuration.imageShape) images, not \(test.imageShape)")
+        }
+        let isFloor = source == nil
+        let count = min(request.count ?? 10_000, isFloor ? test.count / 2 : test.count)
+        guard count >= 20 else {
+            throw GenError.badData("\(request.data): \(test.count) images are too few for sample metrics (need \(isFloor ? 40 : 20))")
+        }
+        let real = try SampleQuality.features(classifier, checkpoint: classifierURL, data: test, rows: SampleQuality.testRows(count: count, of: test.count),
+                                              selection: "shuffle 0, rows 0..<\(count) of \(test.count)", log: log)
+        let start = Date()
+        let generated: Tensor
+        if let source {
+            generated = SampleQuality.features(of: source, count: count, batchSize: request.batchSize, classifier: classifier,
+                                               generator: RandomGenerator(seed: request.seed, stream: .sampling))
+        } else {
+            log("the floor: \(count) images of \(request.data) against \(count) others")
+            generated = try SampleQuality.features(classifier, checkpoint: classifierURL, data: test,
+                                                   rows: SampleQuality.testRows(count: count, of: test.count, offset: count),
+                                                   selection: "shuffle 0, rows \(count)..<\(2 * count) of \(test.count)", log: log)
+        }
+        guard generated.isFinite else {
+            throw GenError.badData("\(folder ?? request.data): the samples' features are not finite (the model draws NaN or ∞)")
+        }
+        var fields: ResultFields = [("data", .text(request.data)), ("n", .integer(count)), ("features", .text(classifierFolder.path))]
+        fields.append(contentsOf: SampleQuality.compare(real: real, generated: generated, metrics: metrics, seed: request.seed))
+        fields.set("seconds", .number(Date().timeIntervalSince(start), decimals: 1))
+        return fields
+    }
+}
+
+extension ModelWeights {
+    /// How results name the weights: `ema` or `raw`.
+    public var label: String { self == .sampling ? "ema" : "raw" }
+}

@@ -1,0 +1,67 @@
+import Foundation
+
+/// One line of results: named values in a fixed order, written as one JSON object (what
+/// `gen eval` prints).
+public struct ResultFields: Sendable, Equatable, ExpressibleByArrayLiteral {
+    /// A value, with the precision it is worth writing.
+    public enum Value: Sendable, Equatable {
+        case text(String)
+        case integer(Int)
+        /// A number written with `decimals` digits after the point.
+        case number(Double, decimals: Int)
+        case null
+    }
+
+    public private(set) var entries: [(key: String, value: Value)]
+
+    public init(_ entries: [(String, Value)] = []) { self.entries = entries.map { (key: $0.0, value: $0.1) } }
+    public init(arrayLiteral elements: (String, Value)...) { self.init(elements) }
+
+    public static func == (a: ResultFields, b: ResultFields) -> Bool {
+        a.entries.map(\.key) == b.entries.map(\.key) && a.entries.map(\.value) == b.entries.map(\.value)
+    }
+
+    /// Appends a field (replacing one of the same key in place).
+    public mutating func set(_ key: String, _ value: Value) {
+        if let index = entries.firstIndex(where: { $0.key == key }) { entries[index].value = value } else { entries.append((key, value)) }
+    }
+
+    public mutating func append(contentsOf other: ResultFields) {
+        for (key, value) in other.entries { set(key, value) }
+    }
+
+    public subscript(key: String) -> Value? { entries.first { $0.key == key }?.value }
+
+    /// The fields as one line of JSON, in order.
+    public var json: String {
+        "{" + entries.map { "\(Self.quoted($0.key)): \(Self.encode($0.value))" }.joined(separator: ", ") + "}"
+    }
+
+    private static func encode(_ value: Value) -> String {
+        switch value {
+        case .text(let text): return quoted(text)
+        case .integer(let number): return String(number)
+        case .number(let number, let decimals):
+            guard number.isFinite else { return "null" }
+            return String(format: "%.\(decimals)f", number)
+        case .null: return "null"
+        }
+    }
+
+    /// A JSON string literal.
+    static func quoted(_ text: String) -> String {
+        var result = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": result += "\\\""
+            case "\\": result += "\\\\"
+            case "\n": result += "\\n"
+            case "\r": result += "\\r"
+            case "\t": result += "\\t"
+            case _ where scalar.value < 0x20: result += String(format: "\\u%04x", scalar.value)
+            default: result.unicodeScalars.append(scalar)
+            }
+        }
+        return result + "\""
+    }
+}

@@ -1,0 +1,243 @@
+import Foundation
+
+/// What a caller chooses about a run; everything left nil is the family's
+/// ``ModelFamily/trainingDefaults``. These are `gen train`'s common options.
+public struct RunSettings: Sendable, Equatable {
+    /// Optimizer updates (default: as many as ``epochs``, or the family's default).
+    public var steps: Int?
+    /// Passes over the training images (an alternative to ``steps``).
+    public var epochs: Int?
+    public var batchSize: Int?
+    /// Adam's peak learning rate.
+    public var learningRate: Float?
+    public var warmupSteps: Int?
+    /// Largest gradient norm; 0: no clipping.
+    public var gradientClip: Float?
+    /// EMA decay of the sampling weights; 0: no EMA.
+    public var emaDecay: Float?
+    public var sampleEvery: Int?
+    public var checkpointEvery: Int?
+    public var logEvery: Int?
+    /// Seeds the initial weights, the data order, the held-out split and the noise.
+    public var seed: UInt64
+    /// The fraction of the images held out from training (a seeded split).
+    public var holdout: Double
+
+    public init(steps: Int? = nil, epochs: Int? = nil, batchSize: Int? = nil, learningRate: Float? = nil, warmupSteps: Int? = nil,
+                gradientClip: Float? = nil, emaDecay: Float? = nil, sampleEvery: Int? = nil, checkpointEvery: Int? = nil,
+                logEvery: Int? = nil, seed: UInt64 = 0, holdout: Double = 0) {
+        self.steps = steps
+        self.epochs = epochs
+        self.batchSize = batchSize
+        self.learningRate = learningRate
+        self.warmupSteps = warmupSteps
+        self.gradientClip = gradientClip
+        self.emaDecay = emaDecay
+        self.sampleEvery = sampleEvery
+        self.checkpointEvery = checkpointEvery
+        self.logEvery = logEvery
+        self.seed = seed
+        self.holdout = holdout
+    }
+
+    /// Throws a usage error for values no run can have.
+    public func validate() throws {
+        for (name, value) in [("--steps", steps), ("--epochs", epochs), ("--batch-size", batchSize), ("--log-every", logEvery)] {
+            if let value, value < 1 { throw GenError.usage("\(name) must be at least 1") }
+        }
+        guard holdout >= 0, holdout < 1 else { throw GenError.usage("--holdout must be in [0, 1)") }
+        if let learningRate, !(learningRate > 0 && learningRate.isFinite) { throw GenError.usage("--lr must be positive") }
+        if let emaDecay, !(emaDecay >= 0 && emaDecay < 1) { throw GenError.usage("--ema-decay must be in [0, 1)") }
+        if let gradientClip, !(gradientClip >= 0 && gradientClip.isFinite) { throw GenError.usage("--grad-clip must not be negative") }
+        for (name, value) in [("--sample-every", sampleEvery), ("--checkpoint-every", checkpointEvery), ("--warmup", warmupSteps)] {
+            if let value, value < 0 { throw GenError.usage("\(name) must not be negative") }
+        }
+    }
+
+    /// The trainer's configuration for `trainingImages` images under `defaults`.
+    func trainerConfiguration(defaults: TrainingDefaults, trainingImages: Int) throws -> TrainerConfiguration {
+        let batchSize = self.batchSize ?? defaults.batchSize
+        let batchesPerEpoch = max(1, trainingImages / batchSize)
+        var steps = self.steps ?? defaults.steps
+        if self.steps == nil, let epochs {
+            let (product, overflow) = epochs.multipliedReportingOverflow(by: batchesPerEpoch)
+            guard !overflow else { throw GenError.usage("--epochs \(epochs) of \(batchesPerEpoch) batches is more steps than can be counted") }
+            steps = product
+        }
+        let clip = gradientClip ?? defaults.gradientClip ?? 0
+        let decay = emaDecay ?? defaults.emaDecay ?? 0
+        return TrainerConfiguration(
+            steps: steps, batchSize: batchSize, learningRate: learningRate ?? defaults.learningRate,
+            warmupSteps: warmupSteps ?? defaults.warmupSteps, gradientClip: clip > 0 ? clip : nil, emaDecay: decay > 0 ? decay : nil,
+            sampleEvery: sampleEvery ?? defaults.sampleEvery, checkpointEvery: checkpointEvery ?? defaults.checkpointEvery,
+            logEvery: logEvery ?? defaults.logEvery, seed: seed)
+    }
+}
+
+/// A run of any family being trained, as ``FamilyRegistry/resume(_:steps:log:)`` returns it.
+public protocol ActiveRun: AnyObject {
+    /// The run folder.
+    var folder: URL { get }
+    var kind: String { get }
+    var trainer: Trainer { get }
+    /// Whether the run went on from a checkpoint.
+    var isResumed: Bool { get }
+    /// What the run trains on and how long.
+    var data: DataSource { get }
+    var training: TrainerConfiguration { get }
+    /// Trains until the last step, a stop request, divergence or `deadline`.
+    func train(until deadline: Date?) throws -> Trainer.Outcome
+}
+
+/// One run of one family in its folder: created fresh or resumed from its checkpoint, with its
+/// data, task, optimizers and ``Trainer`` set up as `gen train` sets them up.
+///
+/// ```swift
+/// let run = try TrainingRun<FlowMatchingFamily>.create(in: URL(fileURLWithPath: "runs/flow-1"), data: "mnist.h5",
+///                                                      settings: RunSettings(steps: 500)) { data in
+///     FlowMatchingConfiguration(unet: try UNetConfiguration(imageShape: data.imageShape, baseChannels: 16))
+/// }
+/// let outcome = try run.train()                 // .finished; the folder holds the checkpoint and samples
+/// ```
+public final class TrainingRun<Family: ModelFamily>: ActiveRun {
+    public let folder: URL
+    public let configuration: RunConfiguration<Family.Configuration>
+    public let task: Family.Task
+    public let trainer: Trainer
+    /// The dataset, and which of its rows train and which are held out.
+    public let dataset: HDF5Dataset
+    public let trainingRows: [Int]
+    public let heldOutRows: [Int]
+    /// Whether the run went on from a checkpoint.
+    public let isResumed: Bool
+
+    public var kind: String { Family.kind }
+    public var data: DataSource { configuration.data }
+    public var training: TrainerConfiguration { configuration.training }
+
+    /// - Parameter configuration: its data's pixel range is set here, from the task's.
+    private init(folder: URL, configuration: RunConfiguration<Family.Configuration>, dataset: HDF5Dataset, isResumed: Bool) throws {
+        self.folder = folder
+        self.dataset = dataset
+        self.isResumed = isResumed
+        let training = configuration.training
+        if let holdout = configuration.data.holdout, holdout > 0 {
+            (trainingRows, heldOutRows) = BatchLoader.split(count: dataset.count, testFraction: holdout, seed: training.seed)
+        } else {
+            (trainingRows, heldOutRows) = (Array(0..<dataset.count), [])
+        }
+        guard trainingRows.count >= training.batchSize else {
+            throw GenError.badData("\(dataset.path): \(trainingRows.count) training images cannot fill a batch of \(training.batchSize)")
+        }
+        // The weights are drawn from the run's seed: the same seed, the same run.
+        Random.seed(training.seed)
+        task = Family.makeTask(configuration.model)
+        var configuration = configuration
+        configuration.data.pixelRange = task.pixelRange
+        self.configuration = configuration
+        let loader = BatchLoader(dataset: dataset, rows: trainingRows, batchSize: training.batchSize, seed: training.seed,
+                                 pixelRange: configuration.data.pixelRange)
+        trainer = Trainer(task: task, loader: loader, optimizers: Family.optimizers(for: task, learningRate: training.learningRate),
+                          configuration: training, folder: folder, configJSON: try configuration.json())
+    }
+
+    /// A new run in `folder` on the images of `path` (its `dataset`, or the one image-like
+    /// dataset), its model configured by `model` from the opened data.
+    /// - Parameters:
+    ///   - force: use a folder that already holds files (a fresh log replaces the old one).
+    ///   - model: the family's configuration for this data; a ``ConfigurationError`` it throws
+    ///     is a usage error (settings) or a data error naming the file (data).
+    ///   - log: notes, such as which dataset of the file was chosen.
+    public static func create(in folder: URL, force: Bool = false, data path: String, dataset: String? = nil,
+                              settings: RunSettings = RunSettings(), log: (String) -> Void = printNote,
+                              model: (HDF5Dataset) throws -> Family.Configuration) throws -> TrainingRun {
+        try settings.validate()
+        if let contents = try? FileManager.default.contentsOfDirectory(atPath: folder.path), !contents.isEmpty, !force {
+            throw GenError.usage("\(folder.path): already holds a run; choose another --out, --resume it, or pass --force")
+        }
+        let data = try HDF5Dataset(url: URL(fileURLWithPath: path), options: .init(dataset: dataset, readLabels: Family.needsLabels))
+        if let note = data.choiceNote { log(note) }
+        if Family.needsLabels && data.labelsName == nil {
+            throw GenError.badData("\(data.path): no labels beside the images (a rank-1 integer dataset named labels, label, y or targets); a \(Family.kind) needs them")
+        }
+        let configuration: Family.Configuration
+        do {
+            configuration = try model(data)
+            try configuration.validate()
+        } catch let error as ConfigurationError {
+            throw error.cause == .settings ? GenError.usage(error.message) : GenError.badData("\(data.path): \(error.message)")
+        }
+        let heldOut = Int((Double(data.count) * settings.holdout).rounded())
+        let training = try settings.trainerConfiguration(defaults: Family.trainingDefaults, trainingImages: data.count - heldOut)
+        let source = DataSource(path: data.path, dataset: data.imagesName, imageShape: data.imageShape, pixelRange: .symmetric,
+                                holdout: settings.holdout > 0 ? settings.holdout : nil)
+        let run = try TrainingRun(folder: folder, configuration: RunConfiguration(kind: Family.kind, model: configuration, training: training, data: source),
+                                  dataset: data, isResumed: false)
+        do {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        } catch {
+            throw GenError.cannotWrite("\(folder.path): cannot create the run folder: \((error as NSError).localizedDescription)")
+        }
+        try? FileManager.default.removeItem(at: run.trainer.metricsURL)
+        try AtomicFile.write(Data(try run.configuration.json().utf8), to: folder.appendingPathComponent("config.json"))
+        return run
+    }
+
+    /// A new run of a configuration made beforehand (its image shape must be the data's).
+    public static func create(in folder: URL, force: Bool = false, data path: String, dataset: String? = nil,
+                              settings: RunSettings = RunSettings(), configuration: Family.Configuration,
+                              log: (String) -> Void = printNote) throws -> TrainingRun {
+        try create(in: folder, force: force, data: path, dataset: dataset, settings: settings, log: log) { _ in configuration }
+    }
+
+    /// The run in `folder`, from its checkpoint alone (configuration, weights, optimizer
+    /// state, data position and random streams), ready to go on exactly where it stopped.
+    /// - Parameter steps: a new total for the run (default: the run's own).
+    public static func resume(_ folder: URL, steps: Int? = nil) throws -> TrainingRun {
+        let url = folder.appendingPathComponent("checkpoint.safetensors")
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw GenError.missingInput("\(folder.path): no run to resume (no checkpoint.safetensors)")
+        }
+        let checkpoint = try RunCheckpoint.read(url)
+        var configuration = try Family.runConfiguration(from: checkpoint.configJSON, file: url.path)
+        if let steps {
+            guard steps >= 1 else { throw GenError.usage("--steps must be at least 1") }
+            configuration.training.steps = steps
+        }
+        let source = configuration.data
+        let data = try HDF5Dataset(url: URL(fileURLWithPath: source.path), options: .init(dataset: source.dataset, readLabels: Family.needsLabels))
+        guard data.imageShape == source.imageShape else {
+            throw GenError.badData("\(source.path): images are \(data.imageShape), the run was made for \(source.imageShape)")
+        }
+        let run = try TrainingRun(folder: folder, configuration: configuration, dataset: data, isResumed: true)
+        try run.trainer.resume(from: checkpoint)
+        // config.json is a copy for people; the checkpoint is what counts.
+        try AtomicFile.write(Data(try configuration.json().utf8), to: folder.appendingPathComponent("config.json"))
+        return run
+    }
+
+    /// Trains until the last step, a stop request (SIGINT, SIGTERM), divergence or `deadline`;
+    /// the folder then holds the checkpoint, sample grids, metrics and `loss.png`.
+    public func train(until deadline: Date? = nil) throws -> Trainer.Outcome {
+        try trainer.run(until: deadline)
+    }
+}
+
+extension ModelFamily {
+    /// ``TrainingRun/resume(_:steps:)`` for callers that hold the family as `any ModelFamily.Type`.
+    public static func resumeRun(_ folder: URL, steps: Int?) throws -> any ActiveRun {
+        try TrainingRun<Self>.resume(folder, steps: steps)
+    }
+}
+
+extension FamilyRegistry {
+    /// The run in `folder`, whatever its family, from its checkpoint alone.
+    public func resume(_ folder: URL, steps: Int? = nil) throws -> any ActiveRun {
+        let url = folder.appendingPathComponent("checkpoint.safetensors")
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw GenError.missingInput("\(folder.path): no run to resume (no checkpoint.safetensors)")
+        }
+        let checkpoint = try RunCheckpoint.read(url)
+        return try family(ofConfiguration: checkpoint.configJSON, file: url.path).resumeRun(folder, steps: steps)
+    }
+}
