@@ -91,7 +91,7 @@ extension DiffusionModel {
         let how: String
         if solver.method == .dopri5 {
             how = "dopri5 rtol \(solver.relativeTolerance) atol \(solver.absoluteTolerance)"
-            fields.append(contentsOf: [("rtol", .number(solver.relativeTolerance, decimals: 8)), ("atol", .number(solver.absoluteTolerance, decimals: 8))])
+            fields.append(contentsOf: [("rtol", .real(solver.relativeTolerance)), ("atol", .real(solver.absoluteTolerance))])
         } else {
             how = "\(solver.method.rawValue) \(estimator.steps) steps"
             fields.set("solver_steps", .integer(estimator.steps))

@@ -91,6 +91,7 @@ public enum Evaluation {
             fields.append(contentsOf: scorer.fields)
             if result.evaluationsPerBatch > 0 { fields.set("nfe_per_batch", .number(result.evaluationsPerBatch, decimals: 1)) }
             fields.set("weights", .text(weights.label))
+            fields.set("seed", .integer(Int(truncatingIfNeeded: request.seed)))
         }
         fields.set("seconds", .number(Date().timeIntervalSince(start), decimals: 1))
         return fields

@@ -9,6 +9,8 @@ public struct ResultFields: Sendable, Equatable, ExpressibleByArrayLiteral {
         case integer(Int)
         /// A number written with `decimals` digits after the point.
         case number(Double, decimals: Int)
+        /// A number written in its shortest exact form (`0.001`, `1e-05`).
+        case real(Double)
         case null
     }
 
@@ -44,6 +46,7 @@ public struct ResultFields: Sendable, Equatable, ExpressibleByArrayLiteral {
         case .number(let number, let decimals):
             guard number.isFinite else { return "null" }
             return String(format: "%.\(decimals)f", number)
+        case .real(let number): return number.isFinite ? "\(number)" : "null"
         case .null: return "null"
         }
     }

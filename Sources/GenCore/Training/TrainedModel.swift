@@ -96,8 +96,8 @@ public final class ImageSource {
 
     /// - Parameters:
     ///   - evaluations: network evaluations so far (the NFE of what was drawn).
-    ///   - draw: `count` images `[count, C, H, W]` in [−1, 1], calling its last argument after
-    ///     each finished step.
+    ///   - draw: `count` images `[count, C, H, W]` in [−1, 1] (samplers that do not clip may
+    ///     step a little outside), calling its last argument after each finished step.
     public init(sampler: String, steps: Int? = nil, evaluations: @escaping () -> Int = { 0 },
                 draw: @escaping (_ count: Int, _ generator: RandomGenerator, _ onStep: (Int) -> Void) -> Tensor) {
         self.sampler = sampler
