@@ -8,3 +8,5 @@ swift build -c release --product gen
 # The real-data tests need datasets/mnist.h5; without network they are skipped, not failed.
 datasets/make.sh mnist || echo "test.sh: could not make datasets/mnist.h5; the real-MNIST tests will be skipped"
 swift test -c release "$@"
+# The Examples/ packages: gen used as a library from outside, with runs of the command line.
+scripts/examples.sh

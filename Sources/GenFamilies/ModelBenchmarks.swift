@@ -42,6 +42,17 @@ public enum ModelBenchmarks {
         return [time("ddpm", DDPMSampler(steps: 1000), steps: 1000), time("ddim", DDIMSampler(steps: 50), steps: 50)]
     }
 
+    /// The train-step and forward times of the model `name` (medians of `repetitions` after
+    /// `warmup` untimed ones), with the twin's keys; nil for an unknown name.
+    public static func measure(_ name: String, repetitions: Int = 20, warmup: Int = 3) -> ModelResult? {
+        guard let model = make(name) else { return nil }
+        let train = OpBenchmarks.medianSeconds(repetitions: repetitions, warmup: warmup, model.trainStep)
+        let forward = OpBenchmarks.medianSeconds(repetitions: repetitions, warmup: warmup, model.forward)
+        return ModelResult(bench: name, framework: "gen-\(GenCore.version)", batch: model.batch, params: model.parameters,
+                           train_step_s: train, forward_s: forward, threads: Threads.count,
+                           peak_rss_mb: Double(ResourceUsage.peakResidentBytes) / 1_048_576)
+    }
+
     /// The benchmark model `name` (one of ``names``), or nil.
     public static func make(_ name: String) -> Case? {
         let random = RandomGenerator(seed: 0, stream: .noise)

@@ -49,26 +49,13 @@ struct Bench: ParsableCommand {
         Threads.set(threads)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        if ops {
-            for result in OpBenchmarks.run(repetitions: reps) {
-                print(String(decoding: try encoder.encode(result), as: UTF8.self))
-            }
-            return
+        func emit<T: Encodable>(_ results: [T]) throws {
+            for result in results { print(String(decoding: try encoder.encode(result), as: UTF8.self)) }
         }
-        if sample {
-            for result in ModelBenchmarks.sampling() {
-                print(String(decoding: try encoder.encode(result), as: UTF8.self))
-            }
-            return
-        }
+        if ops { return try emit(OpBenchmarks.run(repetitions: reps)) }
+        if sample { return try emit(ModelBenchmarks.sampling()) }
         for name in ModelBenchmarks.names where only.isEmpty || only.contains(name) {
-            guard let model = ModelBenchmarks.make(name) else { continue }
-            let train = OpBenchmarks.medianSeconds(repetitions: reps, warmup: warmup, model.trainStep)
-            let forward = OpBenchmarks.medianSeconds(repetitions: reps, warmup: warmup, model.forward)
-            let result = ModelResult(bench: name, framework: "gen-\(GenCore.version)", batch: model.batch, params: model.parameters,
-                                     train_step_s: train, forward_s: forward, threads: threads,
-                                     peak_rss_mb: Double(ResourceUsage.peakResidentBytes) / 1_048_576)
-            print(String(decoding: try encoder.encode(result), as: UTF8.self))
+            try emit(ModelBenchmarks.measure(name, repetitions: reps, warmup: warmup).map { [$0] } ?? [])
         }
     }
 }

@@ -61,23 +61,6 @@ struct DataCommand: ParsableCommand {
         func run() throws {
             try reportingFailures { print(try HDF5Guard.inventory(file), terminator: "") }
         }
-
-        /// Every dataset of `file`, one line each, after the file's name.
-        static func describe(_ file: String) throws -> String {
-            var lines = [file]
-            for info in try HDF5Dataset.inventory(of: URL(fileURLWithPath: file)) {
-                let shape = info.shape.map(String.init).joined(separator: "×")
-                let chunk = info.chunk.map { "chunks " + $0.map(String.init).joined(separator: "×") } ?? "contiguous"
-                let filters = info.filters.isEmpty ? "uncompressed" : info.filters.joined(separator: "+")
-                let range = info.valueRange.map { "values \(format($0.lowerBound))…\(format($0.upperBound))" } ?? ""
-                lines.append("  \(info.name)  \(shape.isEmpty ? "scalar" : shape)  \(info.typeName)  \(chunk)  \(filters)  \(range)")
-            }
-            return lines.joined(separator: "\n") + "\n"
-        }
-
-        private static func format(_ value: Double) -> String {
-            value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(format: "%.4g", value)
-        }
     }
 }
 
@@ -100,18 +83,9 @@ extension DataCommand {
                 guard batchSize >= 1 else { throw GenError.usage("--batch-size must be at least 1") }
                 let data = try HDF5Dataset(url: URL(fileURLWithPath: file), options: .init(dataset: dataset))
                 if let note = data.choiceNote { printNote(note) }
-                let loader = BatchLoader(dataset: data, batchSize: min(batchSize, data.count), pixelRange: .symmetric, dropLast: false)
-                let start = Date()
-                var images = 0, total: Double = 0
-                for _ in 0..<loader.batchesPerEpoch {
-                    let batch = try loader.next()
-                    images += batch.images.shape[0]
-                    total += Double(batch.images.sum().item)
-                }
-                let seconds = Date().timeIntervalSince(start)
-                let uncompressed = data.count * data.channels * data.height * data.width * (data.storedType == "uint8" ? 1 : data.storedType == "float32" ? 4 : 8)
-                print("read \(images) images in \(loader.batchesPerEpoch) batches of \(loader.batchSize) in \(String(format: "%.2f", seconds)) s (\(Int(Double(images) / max(seconds, 1e-9))) images/s); mean pixel \(String(format: "%.4f", total / Double(images * data.channels * data.height * data.width)))")
-                print("uncompressed data \(uncompressed / 1_048_576) MiB; peak resident memory \(ResourceUsage.peakResidentBytes / 1_048_576) MiB")
+                let scan = try data.scan(batchSize: batchSize)
+                print("read \(scan.images) images in \(scan.batches) batches of \(scan.batchSize) in \(String(format: "%.2f", scan.seconds)) s (\(Int(Double(scan.images) / max(scan.seconds, 1e-9))) images/s); mean pixel \(String(format: "%.4f", scan.meanPixel))")
+                print("uncompressed data \(data.uncompressedBytes / 1_048_576) MiB; peak resident memory \(ResourceUsage.peakResidentBytes / 1_048_576) MiB")
             }
         }
     }

@@ -10,18 +10,11 @@ struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Evaluate a trained run on test data; prints one JSON line.",
         discussion: """
-            --metric fid,kid,pr: sample quality of any generative run. --n samples (EMA weights; diffusion runs with \
-            --sampler and --steps, default ddim 50 for ddpm and heun 25 for sde and flow) against --n test images chosen \
-            by a fixed seeded shuffle of TEST.h5, both embedded by a classifier run (--features, default the most recent \
-            one for the image shape): the Fréchet distance of the feature statistics, the kernel inception distance \
-            (unbiased, mean and standard error over disjoint subsets) and improved precision/recall (k = 3). The test \
-            images' features are cached beside TEST.h5. --floor scores those test images against the next --n of the \
-            shuffle instead of a run: the value two real samples get.
-            --metric bpd: bits per dimension of the 8-bit data with uniform dequantization: through the \
-            probability-flow ODE with Hutchinson's trace estimator for ddpm, sde and flow runs; exact for realnvp runs.
-            --metric nll: vae runs: the importance-weighted bound (Burda et al. 2016) with --k samples, in nats \
-            and bits/dim (Bernoulli: test images binarized by sampling once with --seed, or by thresholding).
-            --metric accuracy: classifier runs: the fraction of labelled test images classified correctly.
+            --metric fid,kid,pr: the sample quality of any generative run against --n test images, both embedded by \
+            a classifier run (--features; default: the most recent one for the image shape); --floor: test images \
+            against test images. --metric bpd: bits/dim of the 8-bit data (probability-flow ODE for ddpm, sde and \
+            flow; exact for realnvp). --metric nll: a vae's importance-weighted bound with --k samples. --metric \
+            accuracy: a classifier's. The README says how each is computed.
             """)
 
     /// Comma-separated metrics.

@@ -35,9 +35,10 @@ struct Stopped: Error {
 }
 
 /// Runs `body`, turning library errors into a one-line message on stderr and their exit code.
-func reportingFailures(_ body: () throws -> Void) throws {
+@discardableResult
+func reportingFailures<Result>(_ body: () throws -> Result) throws -> Result {
     do {
-        try body()
+        return try body()
     } catch let error as CategorizedError {
         printError(error.description)
         throw ExitCode(Exit.code(for: error.category))

@@ -14,7 +14,7 @@ enum HDF5Guard {
 
     /// `gen data info`'s listing of `path`, made in the child (so the file is read once).
     static func inventory(_ path: String) throws -> String {
-        try runChild(path, arguments: ["--inventory"]) ?? DataCommand.Info.describe(path)
+        try runChild(path, arguments: ["--inventory"]) ?? HDF5Dataset.inventoryListing(of: URL(fileURLWithPath: path))
     }
 
     /// Runs `gen data validate path arguments…`; returns its standard output, or nil when no
@@ -65,7 +65,7 @@ extension DataCommand {
             HDF5Dataset.screen = nil
             try reportingFailures {
                 if inventory {
-                    print(try Info.describe(file), terminator: "")
+                    print(try HDF5Dataset.inventoryListing(of: URL(fileURLWithPath: file)), terminator: "")
                     return
                 }
                 let data = try HDF5Dataset(url: URL(fileURLWithPath: file), options: .init(dataset: dataset))

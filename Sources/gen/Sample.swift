@@ -61,7 +61,7 @@ struct Sample: ParsableCommand {
         try reportingFailures {
             if let threads { Threads.set(threads) }
             let location = try checkpoint.map { URL(fileURLWithPath: $0) } ?? runFolder.map { URL(fileURLWithPath: $0) } ?? latestRun()
-            try checkWritable(output)
+            try OutputFile.checkWritable(output)
             let registry = FamilyRegistry.builtIn
             let run = try registry.load(location, weights: noEMA ? .raw : .sampling)
             let capabilities = run.family.capabilities
@@ -99,32 +99,17 @@ struct Sample: ParsableCommand {
             }
             try ImageGrid.write(images, to: URL(fileURLWithPath: output), nrow: columns, range: .symmetric)
             if let npy { try NPY.write(images, to: URL(fileURLWithPath: npy)) }
-            if let h5 { try writeHDF5(images, to: URL(fileURLWithPath: h5)) }
+            if let h5 { try HDF5ImageWriter.write(images, to: URL(fileURLWithPath: h5)) }
             print("wrote \(output): \(images.shape[0]) images from \(run.folder.path) (\(what); \(run.weights == .sampling ? "EMA" : "raw") weights)")
         }
     }
 
     private func latestRun() throws -> URL {
-        let runs = URL(fileURLWithPath: "runs")
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: runs.path)) ?? []
-        let candidates = names.compactMap { name -> (URL, Date)? in
-            let checkpoint = runs.appendingPathComponent(name).appendingPathComponent("checkpoint.safetensors")
-            guard let attributes = try? FileManager.default.attributesOfItem(atPath: checkpoint.path),
-                  let date = attributes[.modificationDate] as? Date else { return nil }
-            return (runs.appendingPathComponent(name), date)
-        }
-        guard let latest = candidates.max(by: { $0.1 < $1.1 }) else {
+        guard let latest = RunFolders.mostRecent() else {
             throw GenError.missingInput("no run to sample from: ./runs holds no checkpoint; train one first or give --run")
         }
-        printNote("using the most recent run, \(latest.0.path)")
-        return latest.0
-    }
-
-    private func writeHDF5(_ images: Tensor, to url: URL) throws {
-        let writer = try HDF5ImageWriter(url: url, channels: images.shape[1], height: images.shape[2], width: images.shape[3],
-                                         withLabels: false, overwrite: true)
-        try writer.append(pixels: images.scalars.map { ImageGrid.quantize($0, low: -1, high: 1) }, labels: nil)
-        try writer.finish()
+        printNote("using the most recent run, \(latest.path)")
+        return latest
     }
 }
 
@@ -180,16 +165,6 @@ struct SamplingOptions: ParsableArguments {
         guard sampler != nil || steps != nil || settings != SamplerSettings() else { return nil }
         return DiffusionSamplerChoice(sampler, steps: steps, settings: settings)
     }
-}
-
-/// Fails early, with the path, when an output file cannot be written.
-func checkWritable(_ path: String) throws {
-    let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
-    var isFolder: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
-        throw GenError.cannotWrite("\(path): cannot write: no such folder")
-    }
-    guard access(folder, W_OK) == 0 else { throw GenError.cannotWrite("\(path): cannot write: folder is not writable") }
 }
 
 extension BuiltInSampler: ExpressibleByArgument {}

@@ -1,11 +1,6 @@
 import ArgumentParser
-import Diffusion
-import Flows
 import Foundation
-import GAN
 import GenCore
-import GenFamilies
-import VAE
 
 /// `gen train <kind>`: train a model on an HDF5 dataset into a run folder.
 struct Train: ParsableCommand {
@@ -95,17 +90,15 @@ enum TrainingCommand {
     @discardableResult
     static func run<Family: ModelFamily>(_ family: Family.Type, _ common: CommonTrainingOptions,
                                          model: (HDF5Dataset) throws -> Family.Configuration) throws -> TrainingRun<Family> {
-        if let threads = common.threads { Threads.set(threads) }
-        let run: TrainingRun<Family>
-        if let resume = common.resume {
-            run = try TrainingRun<Family>.resume(URL(fileURLWithPath: resume), steps: common.steps)
-        } else {
-            let folder = URL(fileURLWithPath: common.out ?? defaultRunFolder(kind: Family.kind))
-            run = try TrainingRun<Family>.create(in: folder, force: common.force, data: common.data ?? "", dataset: common.dataset,
-                                                 settings: common.settings, model: model)
+        try reportingFailures {
+            if let threads = common.threads { Threads.set(threads) }
+            let run = try common.resume.map { try TrainingRun<Family>.resume(URL(fileURLWithPath: $0), steps: common.steps) }
+                ?? TrainingRun<Family>.create(in: common.out.map { URL(fileURLWithPath: $0) } ?? RunFolders.newFolder(kind: Family.kind),
+                                              force: common.force, data: common.data ?? "", dataset: common.dataset,
+                                              settings: common.settings, model: model)
+            try train(run, minutes: common.minutes)
+            return run
         }
-        try train(run, minutes: common.minutes)
-        return run
     }
 
     /// Trains `run` (for at most `minutes`) and prints how it ended.
@@ -131,12 +124,6 @@ enum TrainingCommand {
         case .diverged:
             throw Stopped(message: "training diverged at step \(trainer.step) (non-finite loss); last checkpoint kept", code: Exit.diverged)
         }
-    }
-
-    static func defaultRunFolder(kind: String) -> String {
-        let formatter = DateFormatter()
-        formatter.dateFormat = "yyyyMMdd-HHmmss"
-        return "runs/\(kind)-\(formatter.string(from: Date()))"
     }
 }
 

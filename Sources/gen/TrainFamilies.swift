@@ -55,10 +55,8 @@ struct TrainDDPM: ParsableCommand {
     var prediction: Prediction = .noise
 
     func run() throws {
-        try reportingFailures {
-            try TrainingCommand.run(DDPMFamily.self, common) { data in
-                DDPMConfiguration(unet: try unet.configuration(for: data), schedule: schedule, diffusionSteps: diffusionSteps, prediction: prediction)
-            }
+        try TrainingCommand.run(DDPMFamily.self, common) { data in
+            DDPMConfiguration(unet: try unet.configuration(for: data), schedule: schedule, diffusionSteps: diffusionSteps, prediction: prediction)
         }
     }
 }
@@ -88,12 +86,10 @@ struct TrainSDE: ParsableCommand {
     var prediction: Prediction = .noise
 
     func run() throws {
-        try reportingFailures {
-            try TrainingCommand.run(ScoreSDEFamily.self, common) { data in
-                ScoreSDEConfiguration(unet: try unet.configuration(for: data),
-                                      sde: SDEConfiguration(sde, betaMin: betaMin, betaMax: betaMax, sigmaMin: sigmaMin, sigmaMax: sigmaMax),
-                                      prediction: prediction)
-            }
+        try TrainingCommand.run(ScoreSDEFamily.self, common) { data in
+            ScoreSDEConfiguration(unet: try unet.configuration(for: data),
+                                  sde: SDEConfiguration(sde, betaMin: betaMin, betaMax: betaMax, sigmaMin: sigmaMin, sigmaMax: sigmaMax),
+                                  prediction: prediction)
         }
     }
 }
@@ -108,10 +104,8 @@ struct TrainFlow: ParsableCommand {
     var coupling: Coupling = .independent
 
     func run() throws {
-        try reportingFailures {
-            try TrainingCommand.run(FlowMatchingFamily.self, common) { data in
-                FlowMatchingConfiguration(unet: try unet.configuration(for: data), coupling: coupling)
-            }
+        try TrainingCommand.run(FlowMatchingFamily.self, common) { data in
+            FlowMatchingConfiguration(unet: try unet.configuration(for: data), coupling: coupling)
         }
     }
 }
@@ -138,11 +132,9 @@ struct TrainWGAN: ParsableCommand {
     var criticWidth: Int = 64
 
     func run() throws {
-        try reportingFailures {
-            try TrainingCommand.run(WGANFamily.self, common) { data in
-                GANConfiguration(imageShape: data.imageShape, latent: latent, generatorWidth: generatorWidth, criticWidth: criticWidth,
-                                 loss: loss, criticSteps: criticSteps)
-            }
+        try TrainingCommand.run(WGANFamily.self, common) { data in
+            GANConfiguration(imageShape: data.imageShape, latent: latent, generatorWidth: generatorWidth, criticWidth: criticWidth,
+                             loss: loss, criticSteps: criticSteps)
         }
     }
 }
@@ -176,11 +168,9 @@ struct TrainVAE: ParsableCommand {
     var klWarmup: Int = 0
 
     func run() throws {
-        try reportingFailures {
-            try TrainingCommand.run(VAEFamily.self, common) { data in
-                VAEConfiguration(imageShape: data.imageShape, architecture: arch, latent: latent, hidden: hidden, likelihood: likelihood,
-                                 fixedStd: fixedStd, beta: beta, klWarmup: klWarmup)
-            }
+        try TrainingCommand.run(VAEFamily.self, common) { data in
+            VAEConfiguration(imageShape: data.imageShape, architecture: arch, latent: latent, hidden: hidden, likelihood: likelihood,
+                             fixedStd: fixedStd, beta: beta, klWarmup: klWarmup)
         }
     }
 }
@@ -211,11 +201,9 @@ struct TrainRealNVP: ParsableCommand {
     var norm: RealNVPConfiguration.Normalization = .none
 
     func run() throws {
-        try reportingFailures {
-            try TrainingCommand.run(RealNVPFamily.self, common) { data in
-                RealNVPConfiguration(imageShape: data.imageShape, scales: scales, couplings: couplings, finalCouplings: finalCouplings,
-                                     hidden: hidden, residualBlocks: resBlocks, normalization: norm)
-            }
+        try TrainingCommand.run(RealNVPFamily.self, common) { data in
+            RealNVPConfiguration(imageShape: data.imageShape, scales: scales, couplings: couplings, finalCouplings: finalCouplings,
+                                 hidden: hidden, residualBlocks: resBlocks, normalization: norm)
         }
     }
 }

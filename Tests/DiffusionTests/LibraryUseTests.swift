@@ -3,7 +3,7 @@ import Foundation
 import GenCore
 import Testing
 
-/// The README's "use it as a library" example, kept working: load a run's checkpoint and sample.
+/// A run's checkpoint loaded through the family's typed API, and sampled.
 @Suite("Library use")
 struct LibraryUseTests {
     @Test func loadACheckpointAndSample() throws {
@@ -19,11 +19,8 @@ struct LibraryUseTests {
                           model: trained.model.stateDict(), ema: [:], optimizer: [:])
             .write(to: folder.appendingPathComponent("checkpoint.safetensors"))
 
-        // The README's lines:
-        let checkpoint = try RunCheckpoint.read(folder.appendingPathComponent("checkpoint.safetensors"))
-        let run = try RunConfiguration<DDPMConfiguration>.decode(checkpoint.configJSON)
-        let ddpm = DDPM(run.model)
-        try ddpm.network.load(stateDict: checkpoint.samplingWeights)
+        let ddpm = try DDPMFamily.load(folder)
+        #expect(!ddpm.network.isTraining, "a loaded model samples in evaluation mode")
         let images = ddpm.sample(count: 4, sampler: DDIMSampler(steps: 10), generator: RandomGenerator(seed: 1))
         try ImageGrid.write(images, to: folder.appendingPathComponent("samples.png"), nrow: 2, range: .symmetric)
 

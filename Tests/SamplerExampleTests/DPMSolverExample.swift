@@ -115,7 +115,7 @@ struct SamplerExampleTests {
         try writer.finish()
 
         let model = DDPMConfiguration(unet: UNetConfiguration(baseChannels: 8, channelMultipliers: [1, 2], imageSize: 8))
-        let training = TrainerConfiguration(steps: 30, batchSize: 16, learningRate: 2e-3, emaDecay: nil, logEvery: 10)
+        let training = TrainerConfiguration(steps: 30, batchSize: 16, learningRate: 2e-3, warmupSteps: 0, emaDecay: nil, sampleEvery: 0, checkpointEvery: 0, logEvery: 10)
         let dataset = try HDF5Dataset(url: dataURL)
         let run = RunConfiguration(kind: "ddpm", model: model, training: training,
                                    data: DataSource(path: dataURL.path, dataset: dataset.imagesName, imageShape: dataset.imageShape, pixelRange: .symmetric))

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Where a loader is in its stream of batches: enough to continue exactly after a restart.
 public struct LoaderPosition: Sendable, Codable, Equatable {
     /// Completed epochs.
@@ -110,5 +112,38 @@ public final class BatchLoader {
         let permutation = RandomGenerator(seed: seed, stream: .init(rawValue: 0x5eed)).permutation(count)
         let testCount = Int((Double(count) * testFraction).rounded())
         return (permutation[testCount...].sorted(), permutation[..<testCount].sorted())
+    }
+}
+
+/// What reading a dataset through once, as training does, took: ``HDF5Dataset/scan(batchSize:)``.
+public struct DatasetScan: Sendable {
+    public var images: Int
+    public var batches: Int
+    public var batchSize: Int
+    public var seconds: Double
+    /// The mean pixel in [−1, 1].
+    public var meanPixel: Double
+}
+
+extension HDF5Dataset {
+    /// Reads every image once in shuffled mini-batches of `batchSize` (fewer for a small file),
+    /// as training does, and says how long it took (`gen data scan`).
+    public func scan(batchSize: Int) throws -> DatasetScan {
+        require(batchSize >= 1, "scan: the batch size must be at least 1")
+        let loader = BatchLoader(dataset: self, batchSize: Swift.min(batchSize, count), pixelRange: .symmetric, dropLast: false)
+        let start = Date()
+        var images = 0, total = 0.0
+        for _ in 0..<loader.batchesPerEpoch {
+            let batch = try loader.next()
+            images += batch.images.shape[0]
+            total += Double(batch.images.sum().item)
+        }
+        return DatasetScan(images: images, batches: loader.batchesPerEpoch, batchSize: loader.batchSize,
+                           seconds: Date().timeIntervalSince(start), meanPixel: total / Double(images * channels * height * width))
+    }
+
+    /// The images' size in bytes, uncompressed, as stored.
+    public var uncompressedBytes: Int {
+        count * channels * height * width * (storedType == "uint8" ? 1 : storedType == "float32" ? 4 : 8)
     }
 }

@@ -25,6 +25,23 @@ public struct HDF5DatasetInfo: Sendable {
 extension HDF5Dataset {
     /// Every dataset of the file with its shape, type, chunking, compression and value range.
     /// The range is computed by reading each dataset through once in bounded slices.
+    /// ``inventory(of:)`` as text: the file's name, then one line per dataset (name, shape,
+    /// type, chunking, compression, value range), as `gen data info` prints it.
+    public static func inventoryListing(of url: URL) throws -> String {
+        func format(_ value: Double) -> String {
+            value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(format: "%.4g", value)
+        }
+        var lines = [url.path]
+        for info in try inventory(of: url) {
+            let shape = info.shape.map(String.init).joined(separator: "×")
+            let chunk = info.chunk.map { "chunks " + $0.map(String.init).joined(separator: "×") } ?? "contiguous"
+            let filters = info.filters.isEmpty ? "uncompressed" : info.filters.joined(separator: "+")
+            let range = info.valueRange.map { "values \(format($0.lowerBound))…\(format($0.upperBound))" } ?? ""
+            lines.append("  \(info.name)  \(shape.isEmpty ? "scalar" : shape)  \(info.typeName)  \(chunk)  \(filters)  \(range)")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
     public static func inventory(of url: URL) throws -> [HDF5DatasetInfo] {
         let path = url.path
         guard FileManager.default.fileExists(atPath: path) else { throw DataError.missingFile(path) }

@@ -113,4 +113,13 @@ public final class HDF5ImageWriter {
             throw DataError.malformed(path, "cannot move the finished file into place: \(String(cString: strerror(errno)))")
         }
     }
+
+    /// Writes `images` (`[N, C, H, W]` in [−1, 1]) as 8-bit `images` of a new file at `url`.
+    public static func write(_ images: Tensor, to url: URL, overwrite: Bool = true) throws {
+        require(images.rank == 4, "HDF5ImageWriter.write: images must be [N, C, H, W], got \(images.shape)")
+        let writer = try HDF5ImageWriter(url: url, channels: images.shape[1], height: images.shape[2], width: images.shape[3],
+                                         withLabels: false, overwrite: overwrite)
+        try writer.append(pixels: images.scalars.map { ImageGrid.quantize($0, low: -1, high: 1) }, labels: nil)
+        try writer.finish()
+    }
 }

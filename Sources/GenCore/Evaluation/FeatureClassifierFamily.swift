@@ -33,19 +33,10 @@ public enum FeatureClassifierFamily: ModelFamily {
 
     /// The most recent classifier run under `runs` for images of `imageShape`.
     public static func latest(for imageShape: [Int], under runs: URL) throws -> URL {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: runs.path)) ?? []
-        let candidates = names.compactMap { name -> (URL, Date)? in
-            let folder = runs.appendingPathComponent(name)
-            guard let text = try? String(contentsOf: folder.appendingPathComponent("config.json"), encoding: .utf8),
-                  let header = try? RunKind.decode(text), header.kind == kind, header.data.imageShape == imageShape,
-                  let attributes = try? FileManager.default.attributesOfItem(atPath: folder.appendingPathComponent("checkpoint.safetensors").path),
-                  let date = attributes[.modificationDate] as? Date else { return nil }
-            return (folder, date)
-        }
-        guard let latest = candidates.max(by: { $0.1 < $1.1 }) else {
+        guard let latest = RunFolders.mostRecent(under: runs, where: { $0.kind == kind && $0.data.imageShape == imageShape }) else {
             throw GenError.missingInput("no feature classifier for \(imageShape) images under ./\(runs.relativePath): train one with gen train classifier --data FILE.h5, or give --features RUN")
         }
-        return latest.0
+        return latest
     }
 }
 

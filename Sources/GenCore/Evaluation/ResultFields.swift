@@ -36,12 +36,12 @@ public struct ResultFields: Sendable, Equatable, ExpressibleByArrayLiteral {
 
     /// The fields as one line of JSON, in order.
     public var json: String {
-        "{" + entries.map { "\(Self.quoted($0.key)): \(Self.encode($0.value))" }.joined(separator: ", ") + "}"
+        "{" + entries.map { "\(jsonQuoted($0.key)): \(Self.encode($0.value))" }.joined(separator: ", ") + "}"
     }
 
     private static func encode(_ value: Value) -> String {
         switch value {
-        case .text(let text): return quoted(text)
+        case .text(let text): return jsonQuoted(text)
         case .integer(let number): return String(number)
         case .number(let number, let decimals):
             guard number.isFinite else { return "null" }
@@ -49,22 +49,5 @@ public struct ResultFields: Sendable, Equatable, ExpressibleByArrayLiteral {
         case .real(let number): return number.isFinite ? "\(number)" : "null"
         case .null: return "null"
         }
-    }
-
-    /// A JSON string literal.
-    static func quoted(_ text: String) -> String {
-        var result = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            case "\r": result += "\\r"
-            case "\t": result += "\\t"
-            case _ where scalar.value < 0x20: result += String(format: "\\u%04x", scalar.value)
-            default: result.unicodeScalars.append(scalar)
-            }
-        }
-        return result + "\""
     }
 }

@@ -66,6 +66,12 @@ extension Tensor {
         return sum(axes: resolved, keepingDimensions: keepingDimensions) * (1 / Float(Swift.max(n, 1)))
     }
 
+    /// The minimum over `axes` (all axes when empty): `−max(−x)`, so the gradient is shared
+    /// among tied minima as ``max(axes:keepingDimensions:)`` shares it among maxima.
+    public func min(axes: [Int] = [], keepingDimensions: Bool = false) -> Tensor {
+        -(-self).max(axes: axes, keepingDimensions: keepingDimensions)
+    }
+
     /// The (biased, divide-by-n) variance over `axes`.
     public func variance(axes: [Int] = [], keepingDimensions: Bool = false) -> Tensor {
         let centered = self - mean(axes: axes, keepingDimensions: true)

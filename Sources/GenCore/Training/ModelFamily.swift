@@ -18,7 +18,7 @@ import Foundation
 ///     static func makeTask(_ configuration: PixelCNNConfiguration) -> PixelCNN { PixelCNN(configuration) }
 /// }
 /// ```
-public protocol ModelFamily {
+public protocol ModelFamily: Sendable {
     /// What a run stores of the model (in `config.json` and every checkpoint).
     associatedtype Configuration: ModelConfiguration
     /// The model as it trains and, loaded from a checkpoint, as it draws and scores.

@@ -79,6 +79,10 @@ struct TensorTests {
         #expect(x.mean(axes: [1, 2]).scalars == [5.5, 17.5])
         #expect(x.max(axes: [1]).scalars == [8, 9, 10, 11, 20, 21, 22, 23])
         #expect(x.max().item == 23)
+        #expect(x.min().item == 0 && x.min(axes: [2]).scalars == [0, 4, 8, 12, 16, 20])
+        // the minimum's gradient goes to the smallest element, shared between ties
+        let (_, gradients) = vectorJacobianProduct(at: [Tensor([3, 1, 2, 1])], { $0[0].min() }, cotangent: { _ in Tensor(1) })
+        #expect(gradients[0].scalars == [0, 0.5, 0, 0.5])
         #expect(abs(Tensor([1, 2, 3, 4]).variance().item - 1.25) < 1e-6)
         let lse = Tensor([1000, 1000]).logSumExp()
         #expect(abs(lse.item - (1000 + log(2))) < 1e-3)

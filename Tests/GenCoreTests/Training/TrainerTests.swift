@@ -44,7 +44,7 @@ struct TrainerTests {
         let data = try HDF5Dataset(url: dataFixtures.appendingPathComponent("chunked_gzip.h5"))
         let loader = BatchLoader(dataset: data, batchSize: 8, seed: 1, pixelRange: .unit)
         let trainer = Trainer(task: task, loader: loader, optimizer: Adam(learningRate: 1e-2),
-                              configuration: TrainerConfiguration(steps: steps, batchSize: 8, logEvery: 1, maximumNonFiniteSteps: 3),
+                              configuration: TrainerConfiguration(steps: steps, batchSize: 8, warmupSteps: 0, sampleEvery: 0, checkpointEvery: 0, logEvery: 1, maximumNonFiniteSteps: 3),
                               folder: folder, configJSON: "{}")
         trainer.showsProgress = false
         trainer.log = { _ in }
@@ -78,7 +78,7 @@ struct TrainerTests {
             let data = try HDF5Dataset(url: dataFixtures.appendingPathComponent("chunked_gzip.h5"))
             let loader = BatchLoader(dataset: data, batchSize: 8, seed: 1, pixelRange: .unit)
             let trainer = Trainer(task: task, loader: loader, optimizers: [Adam(learningRate: 1e-2), Adam(learningRate: 1e-2)],
-                                  configuration: TrainerConfiguration(steps: steps, batchSize: 8, logEvery: 1, maximumNonFiniteSteps: 2),
+                                  configuration: TrainerConfiguration(steps: steps, batchSize: 8, warmupSteps: 0, sampleEvery: 0, checkpointEvery: 0, logEvery: 1, maximumNonFiniteSteps: 2),
                                   folder: scratch.url, configJSON: "{}")
             trainer.showsProgress = false
             trainer.log = { _ in }
@@ -140,7 +140,7 @@ struct TrainerTests {
         let loader = BatchLoader(dataset: data, batchSize: 8, seed: 1, pixelRange: .symmetric)
         let task = FeatureClassifier(FeatureClassifierConfiguration(imageShape: [1, 8, 8], classes: 10, channels: 4, features: 8))
         let trainer = Trainer(task: task, loader: loader, optimizer: Adam(learningRate: 1e-3),
-                              configuration: TrainerConfiguration(steps: 3, batchSize: 8, sampleEvery: 1, logEvery: 1), folder: scratch.url, configJSON: "{}")
+                              configuration: TrainerConfiguration(steps: 3, batchSize: 8, warmupSteps: 0, sampleEvery: 1, checkpointEvery: 0, logEvery: 1), folder: scratch.url, configJSON: "{}")
         trainer.showsProgress = false
         #expect(try trainer.run() == .finished)
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.url.appendingPathComponent("samples").path).isEmpty)

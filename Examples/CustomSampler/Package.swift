@@ -1,0 +1,17 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// gen by path. A path dependency is known by its folder's name, so `package:` below names the
+// checkout's folder; `name: "gen"` lets any folder name serve.
+let package = Package(
+    name: "CustomSampler",
+    platforms: [.macOS(.v14)],
+    dependencies: [.package(name: "gen", path: "../..")],
+    targets: [
+        .executableTarget(name: "CustomSampler", dependencies: [
+            .product(name: "GenCore", package: "gen"),
+            .product(name: "Diffusion", package: "gen"),
+            .product(name: "GenFamilies", package: "gen"),
+        ]),
+    ]
+)
