@@ -32,14 +32,14 @@ let package = Package(
             name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
 
-        // glibc's mallopt, which Swift's Glibc module leaves out.
-        .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
+        // glibc's mallopt and prctl, which Swift's Glibc module leaves out.
+        .systemLibrary(name: "CGlibc", path: "Sources/CGlibc"),
 
         // Kernels built for the CPU they run on (AVX-512 or portable, picked at load or run time):
         // element-wise ones, the worker pool, the convolutions' Winograd transforms and row copies.
         .target(name: "CKernels", path: "Sources/CKernels"),
 
-        .target(name: "GenCore", dependencies: ["CBLAS", "CHDF5", "CPNG", "CZlib", "CMalloc", "CKernels"]),
+        .target(name: "GenCore", dependencies: ["CBLAS", "CHDF5", "CPNG", "CZlib", "CGlibc", "CKernels"]),
         .target(name: "Diffusion", dependencies: ["GenCore"]),
         .target(name: "VAE", dependencies: ["GenCore"]),
         .target(name: "Flows", dependencies: ["GenCore"]),

@@ -9,4 +9,4 @@ swift build -c release --product gen
 [ -f datasets/mnist.h5 ] || datasets/make.sh mnist
 gen=.build/release/gen
 "$gen" train ddpm --data datasets/mnist.h5 --steps 2500 --batch-size 32 --channels 16 --lr 1e-3 --sample-every 1250
-"$gen" sample --n 64 --nrow 8 --steps 200 samples.png
+"$gen" sample --n 64 --nrow 8 --steps 200 --force samples.png

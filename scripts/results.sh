@@ -86,9 +86,9 @@ for dataset in $datasets; do
             vae) record "$family" "$dataset" eval --run "$run" --data "$test" --metric nll --n "$likelihood_n" --k 1000 ;;
         esac
         case "$family" in
-            ddpm) "$gen" sample "$folder/$family.png" --run "$run" --n 64 --sampler ddim --steps 50 ;;
-            sde|flow) "$gen" sample "$folder/$family.png" --run "$run" --n 64 --sampler heun --steps 25 ;;
-            *) "$gen" sample "$folder/$family.png" --run "$run" --n 64 ;;
+            ddpm) "$gen" sample "$folder/$family.png" --force --run "$run" --n 64 --sampler ddim --steps 50 ;;
+            sde|flow) "$gen" sample "$folder/$family.png" --force --run "$run" --n 64 --sampler heun --steps 25 ;;
+            *) "$gen" sample "$folder/$family.png" --force --run "$run" --n 64 ;;
         esac
     done
 done

@@ -7,4 +7,6 @@
 static inline png_uint_32 gen_PNG_IMAGE_VERSION(void) { return PNG_IMAGE_VERSION; }
 static inline png_uint_32 gen_PNG_FORMAT_GRAY(void) { return PNG_FORMAT_GRAY; }
 static inline png_uint_32 gen_PNG_FORMAT_RGB(void) { return PNG_FORMAT_RGB; }
+static inline png_uint_32 gen_PNG_FORMAT_GA(void) { return PNG_FORMAT_GA; }
+static inline png_uint_32 gen_PNG_FORMAT_RGBA(void) { return PNG_FORMAT_RGBA; }
 #endif

@@ -18,9 +18,11 @@ public struct DDPMConfiguration: ModelConfiguration {
 
     public var noiseSchedule: NoiseSchedule { NoiseSchedule(schedule, steps: diffusionSteps) }
 
+    public func estimatedTrainingBytes(batchSize: Int) -> Double { unet.estimatedTrainingBytes(batchSize: batchSize) }
+
     public func validate() throws(ConfigurationError) {
         try unet.validate()
-        guard diffusionSteps >= 1 else { throw .settings("--diffusion-steps must be at least 1") }
+        guard diffusionSteps >= 1, diffusionSteps <= 100_000 else { throw .settings("--diffusion-steps must be from 1 to 100000") }
         // The linear schedule's last β is 0.02·1000/T: at T ≤ 20 it reaches 1 and ᾱ vanishes.
         guard schedule != .linear || diffusionSteps > 20 else {
             throw .settings("--diffusion-steps must be more than 20 with the linear schedule (its last β is 20/T); or use --schedule cosine")

@@ -12,6 +12,8 @@ public struct FlowMatchingConfiguration: ModelConfiguration {
         self.prediction = prediction
     }
 
+    public func estimatedTrainingBytes(batchSize: Int) -> Double { unet.estimatedTrainingBytes(batchSize: batchSize) }
+
     public func validate() throws(ConfigurationError) {
         try unet.validate()
         guard prediction == .velocity else {

@@ -13,6 +13,8 @@ public struct ScoreSDEConfiguration: ModelConfiguration {
         self.prediction = prediction
     }
 
+    public func estimatedTrainingBytes(batchSize: Int) -> Double { unet.estimatedTrainingBytes(batchSize: batchSize) }
+
     public func validate() throws(ConfigurationError) {
         try unet.validate()
         let s = sde

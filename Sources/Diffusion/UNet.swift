@@ -1,3 +1,4 @@
+import Foundation
 import GenCore
 
 /// The shape of a ``UNet``.
@@ -49,12 +50,31 @@ public struct UNetConfiguration: Codable, Sendable, Equatable {
         try validate()
     }
 
+    /// Roughly the bytes of training at `batchSize`: per level, res blocks of two 3×3
+    /// convolutions on the way down and (wider) up, about a dozen stored activations each, and
+    /// the attention maps; see ``MemoryBudget``.
+    public func estimatedTrainingBytes(batchSize: Int) -> Double {
+        var parameters = 0.0, activations = 0.0
+        for (level, multiplier) in channelMultipliers.enumerated() {
+            let channels = Double(baseChannels) * Double(multiplier), side = Double(imageSize) / pow(2, Double(level))
+            let blocks = Double(residualBlocksPerLevel) * 3
+            parameters += blocks * 18 * channels * channels
+            activations += blocks * 12 * channels * side * side
+            if attentionResolutions.contains(Int(side)) || level == channelMultipliers.count - 1 {
+                parameters += 8 * channels * channels
+                activations += 3 * side * side * side * side + 6 * channels * side * side
+            }
+        }
+        return trainingBytes(parameters: parameters, activationsPerImage: activations, batchSize: batchSize)
+    }
+
     /// Throws when no UNet can be built from these values.
     public func validate() throws(ConfigurationError) {
         guard imageChannels >= 1, imageSize >= 1 else { throw .data("images of \(imageChannels) channels and \(imageSize) pixels are not images") }
-        guard baseChannels >= 1, groups >= 1, residualBlocksPerLevel >= 1, !channelMultipliers.isEmpty, channelMultipliers.allSatisfy({ $0 >= 1 }),
-              channelMultipliers.allSatisfy({ (baseChannels * $0) % groups == 0 }) else {
-            throw .settings("--channels must be a multiple of 8 (group norm), --res-blocks and the multipliers at least 1")
+        guard baseChannels >= 2, baseChannels % 2 == 0, baseChannels <= 1 << 20, groups >= 1, baseChannels % groups == 0,
+              residualBlocksPerLevel >= 1, residualBlocksPerLevel <= 64, !channelMultipliers.isEmpty,
+              channelMultipliers.allSatisfy({ $0 >= 1 && $0 <= 1 << 20 }) else {
+            throw .settings("--channels must be even and a multiple of 8 (group norm) from 8 on, --res-blocks and the multipliers at least 1")
         }
         guard attentionResolutions.allSatisfy({ $0 >= 1 }) else { throw .settings("--attention-resolutions must be positive image sizes") }
         guard dropout >= 0 && dropout < 1 else { throw .settings("--dropout must be in [0, 1), got \(dropout)") }

@@ -146,6 +146,14 @@ public struct RealNVPConfiguration: ModelConfiguration {
     /// The `realnvp-small` benchmark model (629,665 parameters on 1×28×28).
     public static let small = RealNVPConfiguration(imageShape: [1, 28, 28])
 
+    public func estimatedTrainingBytes(batchSize: Int) -> Double {
+        let h = Double(hidden), couplingCount = Double(2 * couplings * scales + finalCouplings)
+        let perCoupling = Double(2 * residualBlocks + 2) * 9 * h * h
+        let pixels = Double(imageShape[1] * imageShape[2])
+        return trainingBytes(parameters: couplingCount * perCoupling,
+                             activationsPerImage: couplingCount * Double(2 * residualBlocks + 4) * 4 * h * pixels, batchSize: batchSize)
+    }
+
     public func validate() throws(ConfigurationError) {
         try checkImageShape(imageShape)
         guard scales >= 0, couplings >= 1, finalCouplings >= 1, hidden >= 1, residualBlocks >= 0 else {

@@ -53,6 +53,14 @@ public struct GANConfiguration: ModelConfiguration {
     /// with one critic update per generator update as the benchmark times it.
     public static let dcgan = GANConfiguration(imageShape: [1, 28, 28], criticSteps: 1)
 
+    public func estimatedTrainingBytes(batchSize: Int) -> Double {
+        let g = Double(generatorWidth), d = Double(criticWidth), c = Double(imageShape[0])
+        let quarter = Double(imageShape[1] * imageShape[2]) / 16
+        let parameters = Double(latent) * 2 * g * quarter + 16 * 2 * g * g + 16 * g * c + 16 * c * d + 16 * d * 2 * d + 2 * d * quarter
+        return trainingBytes(parameters: parameters, activationsPerImage: 20 * (2 * g * quarter + 4 * g * quarter + 4 * d * quarter + 2 * d * quarter + 4 * c * quarter),
+                             batchSize: batchSize)
+    }
+
     public func validate() throws(ConfigurationError) {
         try checkImageShape(imageShape)
         guard imageShape[1] % 4 == 0, imageShape[2] % 4 == 0 else {
@@ -188,8 +196,8 @@ public final class WGAN: TrainingTask {
         sample(latents: latents(count, generator: random))
     }
 
-    /// The generator's images for the given latents, without gradients.
-    public func sample(latents: Tensor) -> Tensor { withoutGradients { generator(latents) } }
+    /// The generator's images for the given latents, without gradients, 256 at a time.
+    public func sample(latents: Tensor) -> Tensor { withoutGradients { latents.mapBatches(256) { generator($0) } } }
 
     /// Latent walks: for each of `rows` pairs of random latents, `columns` points on the great
     /// circle between them (spherical interpolation, which keeps Gaussian latents at a typical

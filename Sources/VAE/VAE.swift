@@ -43,6 +43,18 @@ public struct VAEConfiguration: ModelConfiguration {
 
     public var dimensions: Int { imageShape.reduce(1, *) }
 
+    public func estimatedTrainingBytes(batchSize: Int) -> Double {
+        let d = Double(dimensions), h = Double(hidden), z = Double(latent)
+        switch architecture {
+        case .mlp:
+            return trainingBytes(parameters: 2 * d * h + 2 * h * z + z * h, activationsPerImage: 6 * (d + h + z), batchSize: batchSize)
+        case .conv:
+            let flat = 64 * d / Double(imageShape[0]) / 16, c = Double(imageShape[0])
+            return trainingBytes(parameters: 2 * flat * h + 3 * h * z + 2 * 16 * (32 * c + 64 * 32),
+                                 activationsPerImage: 8 * (32 * d / c / 4 + 2 * flat + h) + 6 * d, batchSize: batchSize)
+        }
+    }
+
     public func validate() throws(ConfigurationError) {
         try checkImageShape(imageShape)
         if architecture == .conv && (imageShape[1] % 4 != 0 || imageShape[2] % 4 != 0) {
@@ -254,7 +266,7 @@ public final class VAE: SingleLossTask {
     /// in pairs: `[2·rows·columns, C, H, W]` for `rows·columns` images.
     public func reconstructions(_ images: Tensor, columns: Int) -> Tensor {
         withoutGradients {
-            let reconstructed = network.meanImage(network.encode(images).mean)
+            let reconstructed = images.mapBatches(256) { network.meanImage(network.encode($0).mean) }
             var parts: [Tensor] = []
             for start in stride(from: 0, to: images.shape[0], by: columns) {
                 let count = min(columns, images.shape[0] - start)
@@ -277,6 +289,6 @@ public final class VAE: SingleLossTask {
                 latents.append(a * (1 - t) + b * t)
             }
         }
-        return withoutGradients { network.meanImage(Tensor.concatenate(latents, axis: 0)) }
+        return withoutGradients { Tensor.concatenate(latents, axis: 0).mapBatches(256) { network.meanImage($0) } }
     }
 }

@@ -12,6 +12,8 @@ enum Exit {
     static let missingInput: Int32 = 66
     /// An output that cannot be written.
     static let cannotWrite: Int32 = 73
+    /// Another gen is training the same run folder.
+    static let busy: Int32 = 75
     /// Training stopped because the loss kept being non-finite.
     static let diverged: Int32 = 3
     /// Stopped by SIGINT or SIGTERM after saving.
@@ -24,6 +26,7 @@ enum Exit {
         case .badData: return badData
         case .missingInput: return missingInput
         case .cannotWrite: return cannotWrite
+        case .busy: return busy
         }
     }
 }

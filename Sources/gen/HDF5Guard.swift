@@ -4,7 +4,9 @@ import GenCore
 
 /// Opens HDF5 files first in a child process, so that a file which crashes libhdf5 itself (it
 /// is not built to read hostile files safely; see Tests/Fuzz/Known-libhdf5) ends in a one-line
-/// error instead of taking gen down. The child is this binary running `gen data validate`.
+/// error instead of taking gen down. The child is this binary running `gen data validate`; it
+/// dies with its parent, and is killed after a time limit. No child, no opening: the guard
+/// fails closed.
 enum HDF5Guard {
     /// Checks that `path` opens and reads as a training dataset; throws the child's one-line
     /// error, or a failure naming the crash.
@@ -14,38 +16,25 @@ enum HDF5Guard {
 
     /// `gen data info`'s listing of `path`, made in the child (so the file is read once).
     static func inventory(_ path: String) throws -> String {
-        try runChild(path, arguments: ["--inventory"]) ?? HDF5Dataset.inventoryListing(of: URL(fileURLWithPath: path))
+        try runChild(path, arguments: ["--inventory"])
     }
 
-    /// Runs `gen data validate path arguments…`; returns its standard output, or nil when no
-    /// child could be started (the caller then opens the file in-process, as before).
-    private static func runChild(_ path: String, arguments: [String]) throws -> String? {
-        guard FileManager.default.fileExists(atPath: path) else { throw DataError.missingFile(path) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/proc/self/exe")
-        process.arguments = ["data", "validate", path] + arguments
-        // Standard error goes to a scratch file, so reading the output pipe to its end cannot
-        // block on a full error pipe.
-        let errorsURL = FileManager.default.temporaryDirectory.appendingPathComponent("gen-validate-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        guard FileManager.default.createFile(atPath: errorsURL.path, contents: nil),
-              let errors = try? FileHandle(forWritingTo: errorsURL) else { return nil }
-        defer { try? FileManager.default.removeItem(at: errorsURL) }
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        do { try process.run() } catch { return nil }
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        try? errors.close()
-        let message = (try? String(contentsOf: errorsURL, encoding: .utf8)) ?? ""
-        if process.terminationReason == .uncaughtSignal {
-            throw GenError.badData("\(path): the HDF5 library crashed reading this file (signal \(process.terminationStatus)); it is malformed or hostile and was not opened")
+    /// Runs `gen data validate path arguments…` and returns its standard output.
+    private static func runChild(_ path: String, arguments: [String]) throws -> String {
+        try InputFile.check(path)
+        let result = try ChildProcess.run(URL(fileURLWithPath: "/proc/self/exe"),
+                                          arguments: ["data", "validate", path, "--parent", "\(getpid())"] + arguments, timeLimit: 300)
+        if result.timedOut {
+            throw GenError.badData("\(path): reading this file took more than 5 minutes in the HDF5 library; it was not opened")
         }
-        guard process.terminationStatus == 0 else {
-            let line = message.split(separator: "\n").last { $0.hasPrefix("gen: ") }.map { String($0.dropFirst(5)) } ?? "\(path): cannot be read"
-            throw GenError(process.terminationStatus == Exit.missingInput ? .missingInput : .badData, line)
+        if result.signaled {
+            throw GenError.badData("\(path): the HDF5 library crashed reading this file (signal \(result.status)); it is malformed or hostile and was not opened")
         }
-        return String(decoding: outputData, as: UTF8.self)
+        guard result.status == 0 else {
+            let line = result.standardError.split(separator: "\n").last { $0.hasPrefix("gen: ") }.map { String($0.dropFirst(5)) } ?? "\(path): cannot be read"
+            throw GenError(result.status == Exit.missingInput ? .missingInput : .badData, line)
+        }
+        return result.standardOutput
     }
 }
 
@@ -58,11 +47,13 @@ extension DataCommand {
 
         @Argument var file: String
         @Option var dataset: String?
+        @Option var parent: Int32?
         @Flag var inventory = false
 
         func run() throws {
-            // this is the child: it opens the file itself
+            // this is the child: it opens the file itself, and lives no longer than its parent
             HDF5Dataset.screen = nil
+            if let parent { ChildProcess.dieWithParent(parent) }
             try reportingFailures {
                 if inventory {
                     print(try HDF5Dataset.inventoryListing(of: URL(fileURLWithPath: file)), terminator: "")

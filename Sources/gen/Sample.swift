@@ -47,6 +47,9 @@ struct Sample: ParsableCommand {
     @Flag(help: "Sample the raw weights instead of the EMA weights.")
     var noEMA = false
 
+    @Flag(help: "Replace output files that exist (never the run's own files).")
+    var force = false
+
     @Option(help: "Threads for GenCore and OpenBLAS.")
     var threads: Int?
 
@@ -61,7 +64,8 @@ struct Sample: ParsableCommand {
         try reportingFailures {
             if let threads { Threads.set(threads) }
             let location = try checkpoint.map { URL(fileURLWithPath: $0) } ?? runFolder.map { URL(fileURLWithPath: $0) } ?? latestRun()
-            try OutputFile.checkWritable(output)
+            let runFiles = RunFolders.ownFiles(of: checkpoint == nil ? location : location.deletingLastPathComponent()) + [location]
+            for path in [output] + [npy, h5].compactMap({ $0 }) { try OutputFile.check(path, overwrite: force, protected: runFiles) }
             let registry = FamilyRegistry.builtIn
             let run = try registry.load(location, weights: noEMA ? .raw : .sampling)
             let capabilities = run.family.capabilities
@@ -90,7 +94,7 @@ struct Sample: ParsableCommand {
                 what = "latent interpolations"
             } else {
                 let source = try run.model.imageSource(DrawOptions(purpose: .display, sampler: sampling.choice, temperature: temperature))
-                let progress = source.steps.map { ProgressReporter(total: $0, label: "sampling step", lineEvery: max(1, $0 / 10)) }
+                let progress = source.totalSteps(count: n).map { ProgressReporter(total: $0, label: "sampling step", lineEvery: max(1, $0 / 10)) }
                 images = source.draw(count: n, generator: generator) { progress?.update(step: $0) }
                 columns = nrow ?? Int(Double(n).squareRoot().rounded(.up))
                 let seconds = String(format: "%.1f", Date().timeIntervalSince(start))

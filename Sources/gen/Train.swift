@@ -92,12 +92,24 @@ enum TrainingCommand {
                                          model: (HDF5Dataset) throws -> Family.Configuration) throws -> TrainingRun<Family> {
         try reportingFailures {
             if let threads = common.threads { Threads.set(threads) }
+            if common.resume != nil { try refuseSettingsOnResume() }
             let run = try common.resume.map { try TrainingRun<Family>.resume(URL(fileURLWithPath: $0), steps: common.steps) }
                 ?? TrainingRun<Family>.create(in: common.out.map { URL(fileURLWithPath: $0) } ?? RunFolders.newFolder(kind: Family.kind),
                                               force: common.force, data: common.data ?? "", dataset: common.dataset,
                                               settings: common.settings, model: model)
             try train(run, minutes: common.minutes)
             return run
+        }
+    }
+
+    /// A resumed run keeps the settings it was made with: options that would change them are
+    /// refused, not ignored.
+    static func refuseSettingsOnResume() throws {
+        let allowed: Set = ["--resume", "--steps", "--minutes", "--threads", "--help", "-h"]
+        let given = CommandLine.arguments.dropFirst(3).filter { $0.hasPrefix("-") }.map { String($0.split(separator: "=")[0]) }
+        let refused = given.filter { !allowed.contains($0) }
+        guard refused.isEmpty else {
+            throw GenError.usage("\(refused.joined(separator: ", ")) cannot change a run on --resume: it keeps the settings it was made with (--steps, --minutes and --threads apply)")
         }
     }
 

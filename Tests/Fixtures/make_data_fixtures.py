@@ -134,6 +134,23 @@ def make_hdf5():
     with h5_file("external_link.h5") as f:  # a reader that follows external links would find data; gen must refuse
         f["images"] = h5py.ExternalLink("nhw_uint8.h5", "/images")
 
+    # Float images that are not what they claim: gen must refuse them, not train on them.
+    floats = (pattern([16, 8, 8]) / 255.0).astype(np.float32)
+    with h5_file("float_0_255.h5") as f:  # 0-255 values stored as floats without a `range` attribute
+        h5_dataset(f, "images", pattern([16, 8, 8]).astype(np.float32))
+    for name, value in [("range_equal", np.array([0.5, 0.5])), ("range_reversed", np.array([255.0, 0.0])),
+                        ("range_nan", np.array([0.0, np.nan])), ("range_three", np.array([0.0, 0.5, 1.0])),
+                        ("range_string", "0,1")]:
+        with h5_file(f"float_{name}.h5") as f:
+            d = h5_dataset(f, "images", floats)
+            d.attrs["range"] = value
+    with h5_file("float_all_nan.h5") as f:
+        h5_dataset(f, "images", np.full((16, 8, 8), np.nan, dtype=np.float32))
+    with h5_file("float_inf_pixel.h5") as f:
+        with_inf = floats.copy()
+        with_inf[9, 3, 4] = np.inf
+        h5_dataset(f, "images", with_inf)
+
 
 # ----------------------------------------------------------------------------------------------- PNG
 

@@ -166,10 +166,14 @@ struct RegistryTests {
         defer { scratch.remove() }
         let folder = scratch.folder("run")
         let configuration = DDPMConfiguration(unet: try UNetConfiguration(imageShape: [1, 8, 8], baseChannels: 8, channelMultipliers: [1, 2]), diffusionSteps: 50)
-        let run = try TrainingRun<DDPMFamily>.create(in: folder, data: fixtureData, settings: RunSettings(steps: 1, batchSize: 8), configuration: configuration, log: { _ in })
-        run.trainer.showsProgress = false
-        run.trainer.log = { _ in }
-        #expect(try run.train() == .finished)
+        // the run (and its folder's lock) ends before the checkpoint is tampered with
+        func train() throws -> Trainer.Outcome {
+            let run = try TrainingRun<DDPMFamily>.create(in: folder, data: fixtureData, settings: RunSettings(steps: 1, batchSize: 8), configuration: configuration, log: { _ in })
+            run.trainer.showsProgress = false
+            run.trainer.log = { _ in }
+            return try run.train()
+        }
+        #expect(try train() == .finished)
         let url = folder.appendingPathComponent("checkpoint.safetensors")
         var checkpoint = try RunCheckpoint.read(url)
         #expect(checkpoint.configJSON.contains(original))

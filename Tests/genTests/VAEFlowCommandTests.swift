@@ -18,8 +18,8 @@ struct VAEFlowCommandTests {
         let trained = try runGen(tinyLikelihoodTraining("vae", run, extra: options))
         #expect(trained.status == 0, "\(trained.standardError)")
         let data = fixtureData.appendingPathComponent("chunked_gzip.h5").path
-        for extra in [[], ["--reconstruct", data], ["--interpolate", "--nrow", "4"]] {
-            let result = try runGen(["sample", scratch.path("grid.png"), "--run", run, "--n", "8"] + extra)
+        for (index, extra) in [[], ["--reconstruct", data], ["--interpolate", "--nrow", "4"]].enumerated() {
+            let result = try runGen(["sample", scratch.path("grid-\(index).png"), "--run", run, "--n", "8"] + extra)
             #expect(result.status == 0, "\(extra): \(result.standardError)")
         }
         // 8 inputs + 8 reconstructions in rows of 8: two rows

@@ -31,6 +31,7 @@ public enum SafeTensors {
     /// Reads a safetensors file. F32, F64, F16 and BF16 tensors become Float32.
     public static func read(_ url: URL) throws -> Contents {
         let data: Data
+        try InputFile.check(url.path)
         do { data = try Data(contentsOf: url, options: .mappedIfSafe) } catch {
             throw SafeTensorsError.unreadable(url.path, error.localizedDescription)
         }

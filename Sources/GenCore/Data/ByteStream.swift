@@ -16,7 +16,7 @@ final class ByteStream {
 
     init(url: URL) throws {
         path = url.path
-        guard FileManager.default.fileExists(atPath: path) else { throw DataError.missingFile(path) }
+        try InputFile.check(path)
         do { handle = try FileHandle(forReadingFrom: url) } catch {
             throw DataError.malformed(path, "cannot open: \((error as NSError).localizedDescription)")
         }
@@ -107,5 +107,12 @@ final class ByteStream {
             if status == Z_STREAM_END { finished = true }
         }
         return !buffer.isEmpty
+    }
+
+    /// Throws unless the stream has ended: a file must hold what its header declares, and no
+    /// more.
+    func requireEnd(_ what: String) throws {
+        let extra = try read(1)
+        guard extra.isEmpty else { throw DataError.malformed(path, "has bytes after \(what)") }
     }
 }

@@ -2,6 +2,8 @@
 /// problem in one line.
 public enum DataError: Error, Equatable, CustomStringConvertible {
     case missingFile(String)
+    /// The file exists but cannot be read (no permission).
+    case unreadable(String, String)
     case notHDF5(String)
     case hdf5(String, String)
     case missingDataset(String, name: String, available: [String])
@@ -18,6 +20,7 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .missingFile(let file): return "\(file): no such file"
+        case .unreadable(let file, let reason): return "\(file): cannot read: \(reason)"
         case .notHDF5(let file): return "\(file): not an HDF5 file"
         case .hdf5(let file, let details): return "\(file): HDF5 error: \(details)"
         case .missingDataset(let file, let name, let available):

@@ -18,6 +18,9 @@ enum HDF5 {
         defer { lock.unlock() }
         if !configured {
             configured = true
+            // No clean-up at exit: gen closes what it writes itself, and after a failed write
+            // (a full disk) HDF5's own closing of the broken file at exit crashes.
+            H5dont_atexit()
             H5open()
             // No printing to stderr: errors are read from the stack and thrown.
             H5Eset_auto2(gen_H5E_DEFAULT(), nil, nil)
@@ -66,28 +69,54 @@ enum HDF5 {
     }
 }
 
-/// An open HDF5 object identifier, closed when released.
+/// An open HDF5 object identifier, closed when released (or by ``close()``, which says
+/// whether closing worked: for a file being written, closing is when data reaches the disk).
 final class HDF5Handle {
     enum Kind { case file, dataset, dataspace, datatype, propertyList, group, attribute }
     let id: hid_t
     let kind: Kind
+    private var isOpen = true
 
     init(_ id: hid_t, _ kind: Kind) {
         self.id = id
         self.kind = kind
     }
 
-    deinit {
-        HDF5.call {
+    /// Closes the object now, returning HDF5's status (negative on failure).
+    @discardableResult
+    func close() -> herr_t {
+        guard isOpen else { return 0 }
+        isOpen = false
+        return HDF5.call {
             switch kind {
-            case .file: _ = H5Fclose(id)
-            case .dataset: _ = H5Dclose(id)
-            case .dataspace: _ = H5Sclose(id)
-            case .datatype: _ = H5Tclose(id)
-            case .propertyList: _ = H5Pclose(id)
-            case .group: _ = H5Gclose(id)
-            case .attribute: _ = H5Aclose(id)
+            case .file: return H5Fclose(id)
+            case .dataset: return H5Dclose(id)
+            case .dataspace: return H5Sclose(id)
+            case .datatype: return H5Tclose(id)
+            case .propertyList: return H5Pclose(id)
+            case .group: return H5Gclose(id)
+            case .attribute: return H5Aclose(id)
             }
         }
+    }
+
+    deinit { close() }
+}
+
+extension HDF5 {
+    /// A failure to write `file`, in one line: the system's reason when HDF5's error stack
+    /// names one (`No space left on device`), else the stack's last message.
+    static func writeError(_ file: String, _ what: String) -> AtomicFileError {
+        let stack = errorStack()
+        var reason = stack.split(separator: ";").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "HDF5 failed"
+        if let range = stack.range(of: "error message = '"), let end = stack[range.upperBound...].firstIndex(of: "'") {
+            reason = String(stack[range.upperBound..<end])
+        }
+        return AtomicFileError(path: file, reason: "\(what): \(reason.prefix(200))")
+    }
+
+    /// Checks a status returned while writing: a failure is an unwritable output.
+    static func checkWrite(_ status: herr_t, _ file: String, _ what: String) throws {
+        guard status >= 0 else { throw writeError(file, what) }
     }
 }

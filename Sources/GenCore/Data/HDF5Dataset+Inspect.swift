@@ -20,6 +20,19 @@ public struct HDF5DatasetInfo: Sendable {
     /// uint8, float32 or float64: the element types gen reads as images.
     var isImageType: Bool { (typeClass == H5T_INTEGER && typeSize == 1 && !isSigned) || (typeClass == H5T_FLOAT && (typeSize == 4 || typeSize == 8)) }
     var isImageLike: Bool { isImageType && (shape.count == 3 || shape.count == 4) && shape.dropFirst().allSatisfy { $0 >= 1 } }
+
+    /// Bytes of one chunk, uncompressed (0 when stored contiguously).
+    public var chunkBytes: Int {
+        guard let chunk else { return 0 }
+        return chunk.reduce(typeSize) { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max / 2 : $0 * $1 }
+    }
+
+    /// A note when the layout will read slowly: chunks of more than 64 MiB are decompressed
+    /// whole for any row read from them.
+    public var layoutWarning: String? {
+        guard chunkBytes > 64 << 20, let rows = chunk?.first else { return nil }
+        return "one chunk holds \(rows) rows (\(chunkBytes >> 20) MiB uncompressed) and is decompressed whole for every read; repack with smaller chunks, e.g. h5repack -l \(name):CHUNK=64x\(shape.dropFirst().map(String.init).joined(separator: "x"))"
+    }
 }
 
 extension HDF5Dataset {
@@ -38,13 +51,14 @@ extension HDF5Dataset {
             let filters = info.filters.isEmpty ? "uncompressed" : info.filters.joined(separator: "+")
             let range = info.valueRange.map { "values \(format($0.lowerBound))…\(format($0.upperBound))" } ?? ""
             lines.append("  \(info.name)  \(shape.isEmpty ? "scalar" : shape)  \(info.typeName)  \(chunk)  \(filters)  \(range)")
+            if let warning = info.layoutWarning { lines.append("    slow: \(warning)") }
         }
         return lines.joined(separator: "\n") + "\n"
     }
 
     public static func inventory(of url: URL) throws -> [HDF5DatasetInfo] {
         let path = url.path
-        guard FileManager.default.fileExists(atPath: path) else { throw DataError.missingFile(path) }
+        try InputFile.check(path)
         return try HDF5.call {
             guard H5Fis_hdf5(path) > 0 else {
                 _ = HDF5.errorStack()
@@ -189,10 +203,13 @@ extension HDF5Dataset {
 
     /// Dataset access with a bounded chunk cache (4 MiB) so reading nearby rows in several
     /// calls decompresses each chunk once.
-    static func cachedAccess() -> hid_t {
+    /// Dataset access that follows no external links, with a chunk cache that holds at least
+    /// one whole chunk of `chunkBytes` (up to 1 GiB): a smaller cache would decompress a large
+    /// chunk again for every batch read from it.
+    static func cachedAccess(chunkBytes: Int = 0) -> hid_t {
         let access = H5Pcreate(gen_H5P_DATASET_ACCESS())
         if access >= 0 {
-            H5Pset_chunk_cache(access, 1021, 4 << 20, 1)
+            H5Pset_chunk_cache(access, 1021, max(4 << 20, min(chunkBytes + (1 << 20), 1 << 30)), 1)
             H5Pset_elink_cb(access, { _, _, _, _, _, _, _ in -1 }, nil)
         }
         return access
@@ -254,7 +271,8 @@ extension HDF5Dataset {
             return (product, partial.1 || flag)
         }
         guard !overflow, total <= 1 << 30, info.shape.dropFirst().reduce(1, *) <= 1 << 19 else { return nil }
-        let dataset = HDF5Handle(try HDF5.check(H5Dopen2(file, info.name, gen_H5P_DEFAULT()), path, "cannot open '\(info.name)'"), .dataset)
+        let access = HDF5Handle(try HDF5.check(cachedAccess(chunkBytes: info.chunkBytes), path, "cannot create dataset access properties"), .propertyList)
+        let dataset = HDF5Handle(try HDF5.check(H5Dopen2(file, info.name, access.id), path, "cannot open '\(info.name)'"), .dataset)
         let rowSize = info.shape.dropFirst().reduce(1, *)
         let rowsPerSlice = max(1, (4 << 20) / max(rowSize, 1))
         var low = Double.infinity, high = -Double.infinity
@@ -268,12 +286,13 @@ extension HDF5Dataset {
             let memorySpace = HDF5Handle(try HDF5.check(H5Screate_simple(Int32(extent.count), &extent, nil), path, "cannot create dataspace"), .dataspace)
             var buffer = [Double](repeating: 0, count: n * rowSize)
             try HDF5.check(H5Dread(dataset.id, gen_H5T_NATIVE_DOUBLE(), memorySpace.id, fileSpace.id, gen_H5P_DEFAULT(), &buffer), path, "cannot read '\(info.name)'")
-            for value in buffer {
+            for value in buffer where !value.isNaN {
                 low = min(low, value)
                 high = max(high, value)
             }
             start += n
         }
-        return low...high
+        // every value NaN: there is no range to show
+        return low <= high ? low...high : nil
     }
 }

@@ -89,7 +89,7 @@ public final class HDF5Dataset {
     public init(url: URL, options: Options = Options()) throws {
         path = url.path
         let path = self.path
-        guard FileManager.default.fileExists(atPath: path) else { throw DataError.missingFile(path) }
+        try InputFile.check(path)
         try Self.screen?(path, options.dataset)
         (file, images, labels, imagesName, labelsName, count, channels, height, width, layout, storedType,
          storedRange, rowsPerChunk, choiceNote, isFloat) = try HDF5.call {
@@ -121,7 +121,7 @@ public final class HDF5Dataset {
             guard info.shape.allSatisfy({ $0 > 0 }) else { throw DataError.emptyDataset(path, name: imagesName) }
 
             // 2. the layout: given, from a `layout` attribute, or from the shape
-            let access = HDF5Handle(try HDF5.check(HDF5Dataset.cachedAccess(), path, "cannot create dataset access properties"), .propertyList)
+            let access = HDF5Handle(try HDF5.check(HDF5Dataset.cachedAccess(chunkBytes: info.chunkBytes), path, "cannot create dataset access properties"), .propertyList)
             let images = HDF5Handle(try HDF5.check(H5Dopen2(file.id, imagesName, access.id), path, "cannot open '\(imagesName)'"), .dataset)
             let stated = options.layout ?? HDF5Dataset.stringAttribute(images.id, "layout").flatMap { ImageLayout(rawValue: $0.uppercased()) }
             let layout = try HDF5Dataset.layout(of: info.shape, stated: stated, file: path, name: imagesName)
@@ -141,9 +141,14 @@ public final class HDF5Dataset {
             if isFloat {
                 if let given = options.valueRange {
                     range = given
-                } else if let attribute = HDF5Dataset.numericAttribute(images.id, "range"), attribute.count == 2, attribute[0] < attribute[1] {
+                } else if H5Aexists(images.id, "range") > 0 {
+                    guard let attribute = HDF5Dataset.numericAttribute(images.id, "range"), attribute.count == 2,
+                          attribute.allSatisfy({ $0.isFinite }), attribute[0] < attribute[1] else {
+                        throw DataError.malformed(path, "dataset '\(imagesName)' has a 'range' attribute that is not two increasing numbers [low, high]")
+                    }
                     range = Float(attribute[0])...Float(attribute[1])
                 } else {
+                    _ = HDF5.errorStack()
                     range = 0...1
                 }
             }
@@ -189,12 +194,25 @@ public final class HDF5Dataset {
         let scale = (high - low) / (storedRange.upperBound - storedRange.lowerBound)
         let shift = low - storedRange.lowerBound * scale
         let stored = Tensor(uninitializedShape: [indices.count, rowSize])
+        // Float pixels must lie in their range (a little rounding aside): values of 0–255 or
+        // below 0 stored as floats without a `range` attribute would train on garbage.
+        let slack = (storedRange.upperBound - storedRange.lowerBound) * 1e-3
+        let (lowest, highest) = (storedRange.lowerBound - slack, storedRange.upperBound + slack)
+        var outside: (row: Int, value: Float)?
         try readRows(images, indices: indices, rowSize: rowSize, isFloat: isFloat) { row, source in
             let target = stored.pointer + row * rowSize
             switch source {
             case .bytes(let bytes): for i in 0..<rowSize { target[i] = Float(bytes[i]) * scale + shift }
-            case .floats(let floats): for i in 0..<rowSize { target[i] = floats[i] * scale + shift }
+            case .floats(let floats):
+                for i in 0..<rowSize {
+                    let value = floats[i]
+                    if !(value >= lowest && value <= highest) && outside == nil { outside = (row, value) }
+                    target[i] = value * scale + shift
+                }
             }
+        }
+        if let outside {
+            throw DataError.malformed(path, "image \(indices[outside.row]) of '\(imagesName)' holds \(outside.value), outside its range \(storedRange.lowerBound)…\(storedRange.upperBound) (float images are read as 0…1 unless a 'range' attribute says otherwise)")
         }
         let batch = stored.reshaped(layout == .nhwc ? [indices.count, height, width, channels] : [indices.count, channels, height, width])
         return layout == .nhwc ? batch.permuted([0, 3, 1, 2]) : batch

@@ -12,6 +12,8 @@ public final class HDF5ImageWriter {
     public private(set) var count = 0
 
     private let temporaryPath: String
+    /// Whether the file reached its path; until then the temporary file goes when the writer does.
+    private var finished = false
     private var file: HDF5Handle?
     private var images: HDF5Handle?
     private var labels: HDF5Handle?
@@ -25,17 +27,11 @@ public final class HDF5ImageWriter {
         self.height = height
         self.width = width
         self.withLabels = withLabels
-        if FileManager.default.fileExists(atPath: url.path) && !overwrite {
-            throw DataError.malformed(url.path, "already exists (pass --force to overwrite)")
-        }
-        let folder = url.deletingLastPathComponent().path
-        var isFolder: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
-            throw AtomicFileError(path: url.path, reason: "no such folder")
-        }
-        guard access(folder, W_OK) == 0 else { throw AtomicFileError(path: url.path, reason: "folder is not writable") }
+        try OutputFile.check(url.path, overwrite: overwrite)
         temporaryPath = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())").path
         let path = url.path, temporary = temporaryPath
+        var created = false
+        defer { if !created { unlink(temporary) } }
         let rank = channels == 1 ? 3 : 4
         let rowDims: [hsize_t] = channels == 1 ? [hsize_t(height), hsize_t(width)] : [hsize_t(channels), hsize_t(height), hsize_t(width)]
         (file, images, labels) = try HDF5.call {
@@ -54,15 +50,15 @@ public final class HDF5ImageWriter {
             let labels = withLabels ? try create("labels", rank: 1, rowDims: [], chunkRows: 4096, type: gen_H5T_NATIVE_INT64()) : nil
             return (file, images, labels)
         }
+        created = true
     }
 
     deinit {
-        if file != nil {
-            images = nil
-            labels = nil
-            file = nil
-            unlink(temporaryPath)
-        }
+        guard !finished else { return }
+        images = nil
+        labels = nil
+        file = nil
+        unlink(temporaryPath)
     }
 
     /// Appends `pixels` (row-major `[n, channels, height, width]` bytes) and their labels.
@@ -83,7 +79,7 @@ public final class HDF5ImageWriter {
                 var size = [hsize_t(n)] + rowDims
                 try HDF5.check(H5Sselect_hyperslab(fileSpace.id, H5S_SELECT_SET, &offset, nil, &size, nil), path, "cannot select rows")
                 let memorySpace = HDF5Handle(try HDF5.check(H5Screate_simple(Int32(size.count), &size, nil), path, "cannot create dataspace"), .dataspace)
-                try HDF5.check(H5Dwrite(dataset.id, type, memorySpace.id, fileSpace.id, gen_H5P_DEFAULT(), buffer), path, "cannot write")
+                try HDF5.checkWrite(H5Dwrite(dataset.id, type, memorySpace.id, fileSpace.id, gen_H5P_DEFAULT(), buffer), path, "cannot write images")
             }
             let rowDims: [hsize_t] = channels == 1 ? [hsize_t(height), hsize_t(width)] : [hsize_t(channels), hsize_t(height), hsize_t(width)]
             try pixels.withUnsafeBytes { try write(images, rowDims: rowDims, type: gen_H5T_NATIVE_UINT8(), $0.baseAddress!) }
@@ -95,23 +91,36 @@ public final class HDF5ImageWriter {
         count += n
     }
 
-    /// Closes the file, flushes it to disk and moves it to its path.
+    /// Closes the file, checking that every byte reached the disk (closing a dataset writes its
+    /// cached chunks, so a full disk shows here), and moves it to its path. On failure nothing
+    /// is left behind and the path keeps what it had.
     public func finish() throws {
-        guard file != nil else { return }
+        guard let file else { return }
         let path = url.path
         guard count > 0 else { throw DataError.malformed(path, "no images to write") }
+        defer {
+            self.images = nil
+            self.labels = nil
+            self.file = nil
+        }
         try HDF5.call {
-            images = nil
-            labels = nil
-            try HDF5.check(H5Fflush(file!.id, H5F_SCOPE_GLOBAL), path, "cannot flush")
-            file = nil
+            if let images { try HDF5.checkWrite(images.close(), path, "cannot write images") }
+            if let labels { try HDF5.checkWrite(labels.close(), path, "cannot write labels") }
+            try HDF5.checkWrite(H5Fflush(file.id, H5F_SCOPE_GLOBAL), path, "cannot flush")
+            try HDF5.checkWrite(file.close(), path, "cannot close")
         }
-        let descriptor = open(temporaryPath, O_RDONLY)
-        if descriptor >= 0 { fsync(descriptor); close(descriptor) }
+        let descriptor = open(temporaryPath, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0, fsync(descriptor) == 0 else {
+            let reason = String(cString: strerror(errno))
+            if descriptor >= 0 { close(descriptor) }
+            throw AtomicFileError(path: path, reason: reason)
+        }
+        close(descriptor)
         guard rename(temporaryPath, path) == 0 else {
-            unlink(temporaryPath)
-            throw DataError.malformed(path, "cannot move the finished file into place: \(String(cString: strerror(errno)))")
+            throw AtomicFileError(path: path, reason: "cannot move the finished file into place: \(String(cString: strerror(errno)))")
         }
+        finished = true
+        AtomicFile.syncFolder(of: url)
     }
 
     /// Writes `images` (`[N, C, H, W]` in [−1, 1]) as 8-bit `images` of a new file at `url`.

@@ -132,6 +132,8 @@ public enum DatasetImporter {
             try writer.append(pixels: pixels, labels: pieceLabels)
             done += n
         }
+        try images.requireEnd("the \(count) images its header declares")
+        try labels?.requireEnd("the \(count) labels its header declares")
         try writer.finish()
         return ImportSummary(format: .idx, count: count, channels: channels, height: height, width: width, labelled: labels != nil)
     }
@@ -171,7 +173,8 @@ public enum DatasetImporter {
         let pixelCount = labelColumn == .none ? fieldCount : fieldCount - 1
         let (height, width): (Int, Int)
         if let size = options.imageSize {
-            guard size.height * size.width == pixelCount else {
+            let (product, overflow) = size.height.multipliedReportingOverflow(by: size.width)
+            guard !overflow, product == pixelCount else {
                 throw DataError.malformed(source.path, "rows have \(pixelCount) pixels, not \(size.height)×\(size.width)")
             }
             (height, width) = size
@@ -196,8 +199,8 @@ public enum DatasetImporter {
                 }
                 let pixelFields = labelColumn == .first ? fields.dropFirst() : labelColumn == .last ? fields.dropLast() : fields[...]
                 for field in pixelFields {
-                    guard let value = Double(field), value.isFinite, value >= 0, value <= 255 else {
-                        throw DataError.malformed(source.path, "line \(lineNumber): pixel '\(field.prefix(20))' is not a number in 0–255")
+                    guard let value = Double(field), value.isFinite, value >= 0, value <= 255, value == value.rounded() else {
+                        throw DataError.malformed(source.path, "line \(lineNumber): pixel '\(field.prefix(20))' is not a whole number in 0–255")
                     }
                     pixels.append(UInt8(value.rounded()))
                 }
@@ -302,6 +305,7 @@ public enum DatasetImporter {
             guard labelHeader.shape[0] == count else { throw DataError.labelsMismatch(labelsURL.path, name: "labels", count: labelHeader.shape[0], images: count) }
             let bytes = try labelStream.read(count * labelHeader.elementSize)
             guard bytes.count == count * labelHeader.elementSize else { throw DataError.malformed(labelsURL.path, ".npy data is truncated") }
+            try labelStream.requireEnd("the array its header declares")
             labels = npyValues(bytes, descr: labelHeader.descr).map { Int($0) }
             guard labels!.allSatisfy({ $0 >= 0 }) else { throw DataError.malformed(labelsURL.path, "labels must be non-negative") }
         }
@@ -335,6 +339,7 @@ public enum DatasetImporter {
             try writer.append(pixels: pixels, labels: labels.map { Array($0[done..<(done + n)]) })
             done += n
         }
+        try stream.requireEnd("the array its header declares")
         try writer.finish()
         return ImportSummary(format: .npy, count: count, channels: channels, height: height, width: width, labelled: labels != nil)
     }
@@ -353,6 +358,10 @@ public enum DatasetImporter {
             return manager.fileExists(atPath: source.appendingPathComponent(name).path, isDirectory: &folder) && folder.boolValue
         }
         var files: [(URL, Int?)] = []
+        let loose = entries.filter { $0.lowercased().hasSuffix(".png") }
+        if !classes.isEmpty && !loose.isEmpty {
+            throw DataError.malformed(source.path, "holds class folders (\(classes.prefix(3).joined(separator: ", "))…) and \(loose.count) PNG files beside them, which have no class; move them into a class folder")
+        }
         if classes.isEmpty {
             files = entries.filter { $0.lowercased().hasSuffix(".png") }.map { (source.appendingPathComponent($0), nil) }
         } else {

@@ -4,10 +4,11 @@ import Foundation
 /// do: `nrow` images per row, `padding` pixels around and between them, values mapped from the
 /// model's range to 0–255 with clamping (NaN becomes 0).
 public enum ImageGrid {
-    /// The grid of `images` `[batch, channels, height, width]` (1 or 3 channels).
+    /// The grid of `images` `[batch, channels, height, width]`: 1 channel gray, 2 gray and
+    /// alpha, 3 RGB, 4 RGBA.
     public static func make(_ images: Tensor, nrow: Int = 8, padding: Int = 2, padValue: Float = 0, range: PixelRange) -> PNGImage {
-        require(images.rank == 4 && (images.shape[1] == 1 || images.shape[1] == 3) && images.shape[0] >= 1,
-                "ImageGrid: images \(images.shape) must be [batch ≥ 1, 1 or 3, height, width]")
+        require(images.rank == 4 && (1...4).contains(images.shape[1]) && images.shape[0] >= 1,
+                "ImageGrid: images \(images.shape) must be [batch ≥ 1, 1 to 4 channels, height, width]")
         require(nrow >= 1 && padding >= 0, "ImageGrid: nrow \(nrow) must be ≥ 1 and padding \(padding) ≥ 0")
         let (count, channels, height, width) = (images.shape[0], images.shape[1], images.shape[2], images.shape[3])
         let columns = min(nrow, count), rows = (count + columns - 1) / columns

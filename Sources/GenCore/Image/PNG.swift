@@ -1,7 +1,8 @@
 import CPNG
 import Foundation
 
-/// An 8-bit image: `height` rows of `width` pixels of `channels` (1 = gray, 3 = RGB) bytes.
+/// An 8-bit image: `height` rows of `width` pixels of `channels` bytes (1 gray, 2 gray and
+/// alpha, 3 RGB, 4 RGBA; files read are gray or RGB).
 public struct PNGImage: Sendable, Equatable {
     public var width: Int
     public var height: Int
@@ -9,7 +10,7 @@ public struct PNGImage: Sendable, Equatable {
     public var pixels: [UInt8]
 
     public init(width: Int, height: Int, channels: Int, pixels: [UInt8]) {
-        require(width >= 1 && height >= 1 && (channels == 1 || channels == 3) && pixels.count == width * height * channels,
+        require(width >= 1 && height >= 1 && (1...4).contains(channels) && pixels.count == width * height * channels,
                 "PNGImage: \(pixels.count) bytes do not make a \(width)×\(height) image with \(channels) channels")
         self.width = width
         self.height = height
@@ -59,6 +60,7 @@ public enum PNG {
     /// Reads and decodes a PNG file.
     public static func read(_ url: URL) throws -> PNGImage {
         let data: Data
+        try InputFile.check(url.path)
         do { data = try Data(contentsOf: url) } catch {
             throw ImageError.unreadable(url.path, (error as NSError).localizedDescription)
         }
@@ -71,7 +73,7 @@ public enum PNG {
         image.version = gen_PNG_IMAGE_VERSION()
         image.width = UInt32(picture.width)
         image.height = UInt32(picture.height)
-        image.format = picture.channels == 3 ? gen_PNG_FORMAT_RGB() : gen_PNG_FORMAT_GRAY()
+        image.format = [gen_PNG_FORMAT_GRAY(), gen_PNG_FORMAT_GA(), gen_PNG_FORMAT_RGB(), gen_PNG_FORMAT_RGBA()][picture.channels - 1]
         var size = 0
         let sized = picture.pixels.withUnsafeBytes { png_image_write_to_memory(&image, nil, &size, 0, $0.baseAddress, 0, nil) }
         guard sized != 0, size > 0 else {

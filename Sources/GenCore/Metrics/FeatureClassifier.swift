@@ -15,6 +15,12 @@ public struct FeatureClassifierConfiguration: ModelConfiguration {
         self.features = features
     }
 
+    public func estimatedTrainingBytes(batchSize: Int) -> Double {
+        let c = Double(channels), pixels = Double(imageShape[1] * imageShape[2])
+        return trainingBytes(parameters: 9 * Double(imageShape[0]) * c + 18 * c * c + 2 * c * pixels / 16 * Double(features) + Double(features * classes),
+                             activationsPerImage: 6 * (c * pixels + c * pixels / 2), batchSize: batchSize)
+    }
+
     public func validate() throws(ConfigurationError) {
         try checkImageShape(imageShape)
         guard imageShape[1] % 4 == 0, imageShape[2] % 4 == 0 else {

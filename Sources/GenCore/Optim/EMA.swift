@@ -56,7 +56,10 @@ public final class ExponentialMovingAverage {
                 throw StateDictError.shapeMismatch(path, expected: tensor.shape, found: saved.shape)
             }
         }
+        if let stray = stateDict.keys.sorted().first(where: { shadow[$0] == nil && $0 != "__updates" }) { throw StateDictError.unexpected(stray) }
+        let count = stateDict["__updates"].map { $0.count == 1 ? $0.item : -1 } ?? 0
+        guard count >= 0, count == count.rounded(), count < Float(1 << 40) else { throw StateDictError.unexpected("__updates (not a count)") }
         for (path, tensor) in shadow { tensor.assign(stateDict[path]!) }
-        updates = Int(stateDict["__updates"]?.item ?? 0)
+        updates = Int(count)
     }
 }

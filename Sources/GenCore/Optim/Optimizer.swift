@@ -38,6 +38,9 @@ open class Optimizer {
             require(gradient.shape == parameter.shape,
                     "Optimizer: gradient of '\(path)' has shape \(gradient.shape), parameter \(parameter.shape)")
             let state = slots[path] ?? slotNames.map { _ in Tensor.zeros(parameter.shape) }
+            // load(stateDict:for:) checks every slot's shape; a kernel never sees a short buffer.
+            require(state.allSatisfy { $0.shape == parameter.shape },
+                    "Optimizer: the state of '\(path)' does not have the parameter's shape \(parameter.shape)")
             slots[path] = state
             update(parameter: parameter, gradient: gradient, slots: state, step: step)
         }
@@ -58,24 +61,38 @@ open class Optimizer {
         return result
     }
 
-    /// Restores state saved by ``stateDict()``; refuses non-finite moments.
-    public func load(stateDict: [String: Tensor]) throws {
-        guard let saved = stateDict["step"], saved.count == 1, saved.item >= 0 else {
+    /// Restores state saved by ``stateDict()`` for the parameters of `model`: every entry must
+    /// name a slot of this optimizer and a parameter of `model`, with the parameter's shape,
+    /// every slot of a parameter must be there, and every value finite.
+    public func load(stateDict: [String: Tensor], for model: Module) throws {
+        guard let saved = stateDict["step"], saved.count == 1, saved.item >= 0, saved.item == saved.item.rounded(),
+              saved.item < Float(1 << 40) else {
             throw OptimizerStateError.missingStep
         }
-        var restored: [String: [Tensor]] = [:]
-        for key in stateDict.keys where key != "step" {
+        let shapes = Dictionary(uniqueKeysWithValues: model.namedParameters().map { ($0.0, $0.1.shape) })
+        var restored: [String: [Tensor?]] = [:]
+        for key in stateDict.keys.sorted() where key != "step" {
             guard let dot = key.firstIndex(of: "."), let slot = slotNames.firstIndex(of: String(key[..<dot])) else {
                 throw OptimizerStateError.unknownEntry(key)
             }
             let path = String(key[key.index(after: dot)...])
+            guard let shape = shapes[path] else { throw OptimizerStateError.unknownEntry(key) }
             let tensor = stateDict[key]!
+            guard tensor.shape == shape else { throw OptimizerStateError.shapeMismatch(key, expected: shape, found: tensor.shape) }
             guard tensor.isFinite else { throw OptimizerStateError.nonFinite(key) }
-            var state = restored[path] ?? slotNames.map { _ in Tensor.zeros(tensor.shape) }
+            var state = restored[path] ?? Array(repeating: nil, count: slotNames.count)
             state[slot] = tensor.copy()
             restored[path] = state
         }
-        slots = restored
+        var complete: [String: [Tensor]] = [:]
+        for (path, state) in restored {
+            guard state.allSatisfy({ $0 != nil }) else {
+                let missing = zip(slotNames, state).first { $0.1 == nil }!.0
+                throw OptimizerStateError.missingEntry("\(missing).\(path)")
+            }
+            complete[path] = state.compactMap { $0 }
+        }
+        slots = complete
         step = Int(saved.item)
     }
 }
@@ -84,12 +101,16 @@ open class Optimizer {
 public enum OptimizerStateError: Error, Equatable, CustomStringConvertible {
     case missingStep
     case unknownEntry(String)
+    case missingEntry(String)
+    case shapeMismatch(String, expected: [Int], found: [Int])
     case nonFinite(String)
 
     public var description: String {
         switch self {
         case .missingStep: return "optimizer state has no valid 'step'"
-        case .unknownEntry(let key): return "optimizer state has an unknown entry '\(key)'"
+        case .unknownEntry(let key): return "optimizer state has an entry '\(key)' for no parameter of this model"
+        case .missingEntry(let key): return "optimizer state lacks '\(key)'"
+        case .shapeMismatch(let key, let expected, let found): return "optimizer state '\(key)' has shape \(found), its parameter \(expected)"
         case .nonFinite(let key): return "optimizer state '\(key)' holds non-finite values"
         }
     }

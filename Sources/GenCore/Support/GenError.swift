@@ -11,6 +11,8 @@ public enum ErrorCategory: String, Sendable, CaseIterable {
     case missingInput
     /// An output cannot be written.
     case cannotWrite
+    /// Another process holds what this one needs (a run folder being trained).
+    case busy
 }
 
 /// An error that knows its ``ErrorCategory``. Every error the library throws for bad input
@@ -39,12 +41,15 @@ public struct GenError: CategorizedError, Equatable {
     public static func badData(_ message: String) -> GenError { GenError(.badData, message) }
     public static func missingInput(_ message: String) -> GenError { GenError(.missingInput, message) }
     public static func cannotWrite(_ message: String) -> GenError { GenError(.cannotWrite, message) }
+    public static func busy(_ message: String) -> GenError { GenError(.busy, message) }
 }
 
 extension DataError: CategorizedError {
     public var category: ErrorCategory {
-        if case .missingFile = self { return .missingInput }
-        return .badData
+        switch self {
+        case .missingFile, .unreadable: return .missingInput
+        default: return .badData
+        }
     }
 }
 

@@ -241,3 +241,14 @@ extension Tensor {
         return result
     }
 }
+
+extension Tensor {
+    /// `body` applied to slices of at most `size` rows along axis 0, the results concatenated:
+    /// memory bounded by the slice for any number of rows.
+    public func mapBatches(_ size: Int, _ body: (Tensor) -> Tensor) -> Tensor {
+        require(size >= 1 && rank >= 1, "mapBatches: needs a batch size of at least 1 and a tensor of rank at least 1")
+        let rows = shape[0]
+        guard rows > size else { return body(self) }
+        return Tensor.concatenate(stride(from: 0, to: rows, by: size).map { body(slice(axis: 0, start: $0, count: Swift.min(size, rows - $0))) }, axis: 0)
+    }
+}

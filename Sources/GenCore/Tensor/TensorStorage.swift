@@ -1,4 +1,4 @@
-import CMalloc
+import CGlibc
 import Foundation
 
 /// The memory behind a ``Tensor``: a 64-byte aligned buffer of `Float`.

@@ -57,6 +57,8 @@ extension ModelFamily {
 public protocol ModelConfiguration: Codable, Sendable, Equatable {
     /// Throws when no model can be built from these values.
     func validate() throws(ConfigurationError)
+    /// Roughly the bytes training takes at `batchSize` (``MemoryBudget``).
+    func estimatedTrainingBytes(batchSize: Int) -> Double
 }
 
 /// Why no model can be built from a configuration.
@@ -136,7 +138,12 @@ extension ModelFamily {
         do { configuration = try RunConfiguration<Configuration>.decode(json) } catch {
             throw GenError.badData("\(file): the run configuration does not describe a \(kind) model: \(RunKind.describe(error))")
         }
-        do { try configuration.model.validate() } catch {
+        do {
+            try configuration.model.validate()
+            try configuration.training.validate()
+            try checkImageShape(configuration.data.imageShape)
+            try MemoryBudget.check(configuration.model.estimatedTrainingBytes(batchSize: configuration.training.batchSize), for: "this \(kind) model")
+        } catch {
             throw GenError.badData("\(file): \(error.message)")
         }
         return configuration
@@ -175,7 +182,9 @@ extension ModelFamily {
     public static func measures(_ metric: EvaluationMetric) -> Bool { metrics.contains(metric) }
 }
 
-/// Throws unless `shape` is `[channels, height, width]` with every side at least 1.
+/// Throws unless `shape` is `[channels, height, width]` with every side at least 1 and 1 to
+/// 4 channels (gray, gray and alpha, RGB, RGBA: what sample grids can show).
 public func checkImageShape(_ shape: [Int]) throws(ConfigurationError) {
     guard shape.count == 3, shape.allSatisfy({ $0 >= 1 }) else { throw .data("the image shape \(shape) is not [C, H, W]") }
+    guard shape[0] <= 4 else { throw .data("images of \(shape[0]) channels: gen trains on 1 to 4 (gray, gray and alpha, RGB, RGBA)") }
 }

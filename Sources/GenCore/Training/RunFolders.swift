@@ -2,6 +2,11 @@ import Foundation
 
 /// The run folders under one folder (`./runs` by default), as `gen train` makes them.
 public enum RunFolders {
+    /// The files of a run folder that only gen writes: outputs must never replace them.
+    public static func ownFiles(of folder: URL) -> [URL] {
+        ["checkpoint.safetensors", "config.json", "metrics.jsonl", "loss.png", "eval.jsonl", ".lock"].map { folder.appendingPathComponent($0) }
+    }
+
     /// A new run's folder when none is given: `runs/<kind>-<date>-<time>`.
     public static func newFolder(kind: String, under runs: URL = URL(fileURLWithPath: "runs")) -> URL {
         let formatter = DateFormatter()

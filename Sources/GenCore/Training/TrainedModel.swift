@@ -109,8 +109,29 @@ public final class ImageSource {
     /// Network evaluations since the source was made.
     public var networkEvaluations: Int { evaluationCount() }
 
-    /// `count` images `[count, C, H, W]` in [−1, 1], without recording gradients.
+    /// Images drawn in one pass of the network at most: larger requests go in batches of this
+    /// many, so memory stays bounded whatever the count.
+    public static let batchLimit = 256
+
+    /// Steps reported while drawing `count` images (``steps`` per batch of ``batchLimit``).
+    public func totalSteps(count: Int) -> Int? {
+        steps.map { $0 * ((count + Self.batchLimit - 1) / Self.batchLimit) }
+    }
+
+    /// `count` images `[count, C, H, W]` in [−1, 1], without recording gradients, drawn in
+    /// batches of at most ``batchLimit``; `onStep` counts the steps of all batches together.
     public func draw(count: Int, generator: RandomGenerator, onStep: (Int) -> Void = { _ in }) -> Tensor {
-        withoutGradients { body(count, generator, onStep) }
+        require(count >= 1, "ImageSource.draw: count must be at least 1")
+        return withoutGradients {
+            guard count > Self.batchLimit else { return body(count, generator, onStep) }
+            var parts: [Tensor] = [], done = 0, stepsDone = 0
+            while done < count {
+                let size = min(Self.batchLimit, count - done)
+                parts.append(body(size, generator) { onStep(stepsDone + $0) })
+                stepsDone += steps ?? 0
+                done += size
+            }
+            return Tensor.concatenate(parts, axis: 0)
+        }
     }
 }

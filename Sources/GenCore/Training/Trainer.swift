@@ -89,11 +89,14 @@ public final class Trainer {
     }
 
     private func loadOptimizerState(_ state: [String: Tensor]) throws {
-        guard hasSeveralPhases else { return try optimizer.load(stateDict: state) }
+        guard hasSeveralPhases else { return try optimizer.load(stateDict: state, for: phases[0].module) }
+        if let stray = state.keys.sorted().first(where: { key in !phases.contains { key.hasPrefix("\($0.name).") } }) {
+            throw OptimizerStateError.unknownEntry(stray)
+        }
         for (phase, optimizer) in zip(phases, optimizers) {
             let prefix = "\(phase.name)."
             try optimizer.load(stateDict: Dictionary(uniqueKeysWithValues: state.filter { $0.key.hasPrefix(prefix) }
-                .map { (String($0.key.dropFirst(prefix.count)), $0.value) }))
+                .map { (String($0.key.dropFirst(prefix.count)), $0.value) }), for: phase.module)
         }
     }
 
@@ -124,18 +127,20 @@ public final class Trainer {
     /// Restores everything from `saved` (this run's checkpoint, already read), refusing
     /// non-finite weights, and drops metric records past the restored step.
     public func resume(from saved: RunCheckpoint) throws {
-        if let bad = saved.firstNonFiniteTensor {
-            throw SafeTensorsError.invalid(checkpointURL.path, "'\(bad)' holds non-finite values; refusing to resume")
+        func refuse(_ problem: String) -> GenError { GenError.badData("\(checkpointURL.path): \(problem); refusing to resume") }
+        if let bad = saved.firstNonFiniteTensor { throw refuse("'\(bad)' holds non-finite values") }
+        let position = saved.trainer
+        guard position.step >= 0, position.loader.epoch >= 0, position.loader.batch >= 0, position.nonFiniteStreak >= 0 else {
+            throw refuse("the trainer state (step \(position.step), epoch \(position.loader.epoch), batch \(position.loader.batch)) is impossible")
         }
+        if ema == nil && !saved.ema.isEmpty { throw refuse("it holds EMA weights but the run keeps none") }
         do {
             try task.model.load(stateDict: saved.model)
             if let ema { try ema.load(stateDict: saved.ema) }
         } catch let error as StateDictError {
-            throw SafeTensorsError.invalid(checkpointURL.path, "does not fit this model: \(error)")
+            throw refuse("it does not fit this model: \(error)")
         }
-        do { try loadOptimizerState(saved.optimizer) } catch {
-            throw SafeTensorsError.invalid(checkpointURL.path, "\(error)")
-        }
+        do { try loadOptimizerState(saved.optimizer) } catch { throw refuse("\(error)") }
         step = saved.trainer.step
         loader.position = saved.trainer.loader
         noise.state = saved.trainer.noise
@@ -159,12 +164,27 @@ public final class Trainer {
 
     /// Trains until ``TrainerConfiguration/steps``, a stop request, divergence, or `deadline`
     /// (checked between steps, so the last step may end a little after it).
+    ///
+    /// When an output cannot be written (a full disk), it saves the checkpoint if it still can
+    /// and throws the ``AtomicFileError``; a metrics record is written whole or not at all.
     public func run(until deadline: Date? = nil) throws -> Outcome {
-        try FileManager.default.createDirectory(at: folder.appendingPathComponent("samples"), withIntermediateDirectories: true)
+        do {
+            try FileManager.default.createDirectory(at: folder.appendingPathComponent("samples"), withIntermediateDirectories: true)
+        } catch {
+            throw AtomicFileError(path: folder.appendingPathComponent("samples").path, reason: (error as NSError).localizedDescription)
+        }
         Interruption.install()
         defer { Interruption.uninstall() }
-        let metrics = try openMetrics()
-        defer { try? metrics.close() }
+        let metrics = try AppendOnlyFile(metricsURL)
+        do {
+            return try loop(until: deadline, metrics: metrics)
+        } catch let error as AtomicFileError {
+            if (try? save()) != nil { log("saved \(checkpointURL.path) at step \(step) before stopping: \(error)") }
+            throw error
+        }
+    }
+
+    private func loop(until deadline: Date?, metrics: AppendOnlyFile) throws -> Outcome {
         let progress = ProgressReporter(total: configuration.steps, startStep: step, label: "step", lineEvery: configuration.logEvery)
         progress.deadline = deadline
         var windowStart = Date(), windowImages = 0
@@ -203,7 +223,7 @@ public final class Trainer {
                 var record: [String: Any] = ["step": step, "loss": Double(loss.item), "lr": Double(optimizer.learningRate),
                                              "grad_norm": Double(result.gradientNorm), "images_per_s": Double(windowImages) / max(seconds, 1e-9)]
                 for (key, value) in result.metrics { record[key] = value }
-                metrics.write(Data((String(decoding: try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]), as: UTF8.self) + "\n").utf8))
+                try metrics.append(String(decoding: try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]), as: UTF8.self) + "\n")
                 history.append((step, Float((record[progressKey] as? Double) ?? Double(loss.item))))
                 windowStart = Date()
                 windowImages = 0
@@ -308,12 +328,5 @@ public final class Trainer {
         return try withoutGradients(body)
     }
 
-    private func openMetrics() throws -> FileHandle {
-        if !FileManager.default.fileExists(atPath: metricsURL.path) {
-            _ = FileManager.default.createFile(atPath: metricsURL.path, contents: nil)
-        }
-        let handle = try FileHandle(forWritingTo: metricsURL)
-        try handle.seekToEnd()
-        return handle
-    }
+
 }

@@ -53,6 +53,18 @@ public struct TrainerConfiguration: Codable, Sendable, Equatable {
         self.maximumNonFiniteSteps = maximumNonFiniteSteps
     }
 
+    /// Throws when no run could train with these settings (they may come from a crafted file).
+    public func validate() throws(ConfigurationError) {
+        guard steps >= 1, steps <= 1 << 40, batchSize >= 1, batchSize <= 1 << 20, warmupSteps >= 0, logEvery >= 1,
+              sampleEvery >= 0, checkpointEvery >= 0, sampleCount >= 1, sampleCount <= 4096, maximumNonFiniteSteps >= 1 else {
+            throw .settings("the training settings are impossible (steps \(steps), batch \(batchSize), warm-up \(warmupSteps), every \(logEvery)/\(sampleEvery)/\(checkpointEvery))")
+        }
+        guard learningRate > 0, learningRate.isFinite, (gradientClip ?? 1) > 0, (gradientClip ?? 1).isFinite,
+              (emaDecay ?? 0) >= 0, (emaDecay ?? 0) < 1 else {
+            throw .settings("the learning rate must be positive, the gradient clip positive, the EMA decay in [0, 1)")
+        }
+    }
+
     /// The learning-rate schedule these settings describe.
     public var schedule: LearningRateSchedule {
         switch learningRateDecay {

@@ -61,7 +61,7 @@ public struct RunSettings: Sendable, Equatable {
         var steps = self.steps ?? defaults.steps
         if self.steps == nil, let epochs {
             let (product, overflow) = epochs.multipliedReportingOverflow(by: batchesPerEpoch)
-            guard !overflow else { throw GenError.usage("--epochs \(epochs) of \(batchesPerEpoch) batches is more steps than can be counted") }
+            guard !overflow, product <= 1 << 40 else { throw GenError.usage("--epochs \(epochs) of \(batchesPerEpoch) batches is more steps than can be counted") }
             steps = product
         }
         let clip = gradientClip ?? defaults.gradientClip ?? 0
@@ -110,14 +110,18 @@ public final class TrainingRun<Family: ModelFamily>: ActiveRun {
     public let heldOutRows: [Int]
     /// Whether the run went on from a checkpoint.
     public let isResumed: Bool
+    /// Held for the run's life: no other process trains in its folder meanwhile.
+    private let lock: RunLock
 
     public var kind: String { Family.kind }
     public var data: DataSource { configuration.data }
     public var training: TrainerConfiguration { configuration.training }
 
     /// - Parameter configuration: its data's pixel range is set here, from the task's.
-    private init(folder: URL, configuration: RunConfiguration<Family.Configuration>, dataset: HDF5Dataset, isResumed: Bool) throws {
+    private init(folder: URL, configuration: RunConfiguration<Family.Configuration>, dataset: HDF5Dataset, isResumed: Bool,
+                 lock: RunLock) throws {
         self.folder = folder
+        self.lock = lock
         self.dataset = dataset
         self.isResumed = isResumed
         let training = configuration.training
@@ -152,7 +156,7 @@ public final class TrainingRun<Family: ModelFamily>: ActiveRun {
                               settings: RunSettings = RunSettings(), log: (String) -> Void = printNote,
                               model: (HDF5Dataset) throws -> Family.Configuration) throws -> TrainingRun {
         try settings.validate()
-        if let contents = try? FileManager.default.contentsOfDirectory(atPath: folder.path), !contents.isEmpty, !force {
+        if RunLock.holdsFiles(folder), !force {
             throw GenError.usage("\(folder.path): already holds a run; choose another --out, --resume it, or pass --force")
         }
         let data = try HDF5Dataset(url: URL(fileURLWithPath: path), options: .init(dataset: dataset, readLabels: Family.needsLabels))
@@ -160,24 +164,30 @@ public final class TrainingRun<Family: ModelFamily>: ActiveRun {
         if Family.needsLabels && data.labelsName == nil {
             throw GenError.badData("\(data.path): no labels beside the images (a rank-1 integer dataset named labels, label, y or targets); a \(Family.kind) needs them")
         }
+        let heldOut = Int((Double(data.count) * settings.holdout).rounded())
+        let training = try settings.trainerConfiguration(defaults: Family.trainingDefaults, trainingImages: data.count - heldOut)
         let configuration: Family.Configuration
         do {
+            try checkImageShape(data.imageShape)
             configuration = try model(data)
             try configuration.validate()
+            try MemoryBudget.check(configuration.estimatedTrainingBytes(batchSize: training.batchSize), for: "training this \(Family.kind) model on batches of \(training.batchSize)")
         } catch let error as ConfigurationError {
             throw error.cause == .settings ? GenError.usage(error.message) : GenError.badData("\(data.path): \(error.message)")
         }
-        let heldOut = Int((Double(data.count) * settings.holdout).rounded())
-        let training = try settings.trainerConfiguration(defaults: Family.trainingDefaults, trainingImages: data.count - heldOut)
+        do { try training.validate() } catch { throw GenError.usage(error.message) }
+        guard data.count - heldOut >= training.batchSize else {
+            throw GenError.badData("\(data.path): \(data.count - heldOut) training images cannot fill a batch of \(training.batchSize)")
+        }
         let source = DataSource(path: data.path, dataset: data.imagesName, imageShape: data.imageShape, pixelRange: .symmetric,
                                 holdout: settings.holdout > 0 ? settings.holdout : nil)
-        let run = try TrainingRun(folder: folder, configuration: RunConfiguration(kind: Family.kind, model: configuration, training: training, data: source),
-                                  dataset: data, isResumed: false)
-        do {
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        } catch {
-            throw GenError.cannotWrite("\(folder.path): cannot create the run folder: \((error as NSError).localizedDescription)")
+        let lock = try RunLock(folder)
+        // a run that appeared since the check above (another gen started at the same time)
+        if RunLock.holdsFiles(folder) && !force {
+            throw GenError.usage("\(folder.path): already holds a run; choose another --out, --resume it, or pass --force")
         }
+        let run = try TrainingRun(folder: folder, configuration: RunConfiguration(kind: Family.kind, model: configuration, training: training, data: source),
+                                  dataset: data, isResumed: false, lock: lock)
         try? FileManager.default.removeItem(at: run.trainer.metricsURL)
         try AtomicFile.write(Data(try run.configuration.json().utf8), to: folder.appendingPathComponent("config.json"))
         return run
@@ -198,6 +208,7 @@ public final class TrainingRun<Family: ModelFamily>: ActiveRun {
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw GenError.missingInput("\(folder.path): no run to resume (no checkpoint.safetensors)")
         }
+        let lock = try RunLock(folder)
         let checkpoint = try RunCheckpoint.read(url)
         var configuration = try Family.runConfiguration(from: checkpoint.configJSON, file: url.path)
         if let steps {
@@ -209,7 +220,7 @@ public final class TrainingRun<Family: ModelFamily>: ActiveRun {
         guard data.imageShape == source.imageShape else {
             throw GenError.badData("\(source.path): images are \(data.imageShape), the run was made for \(source.imageShape)")
         }
-        let run = try TrainingRun(folder: folder, configuration: configuration, dataset: data, isResumed: true)
+        let run = try TrainingRun(folder: folder, configuration: configuration, dataset: data, isResumed: true, lock: lock)
         try run.trainer.resume(from: checkpoint)
         // config.json is a copy for people; the checkpoint is what counts.
         try AtomicFile.write(Data(try configuration.json().utf8), to: folder.appendingPathComponent("config.json"))

@@ -69,17 +69,34 @@ struct OptimizerTests {
         for g in gradients[..<3] { first.update(resumed, with: ["weight": g]) }
         let saved = first.stateDict()
         let second = Adam(learningRate: 0.1)
-        try second.load(stateDict: saved)
+        try second.load(stateDict: saved, for: resumed)
         #expect(second.step == 3)
         for g in gradients[3...] { second.update(resumed, with: ["weight": g]) }
         #expect(resumed.weight.isIdentical(to: straight.weight))
     }
 
     @Test func nonFiniteStateIsRefused() {
-        let optimizer = Adam()
+        let optimizer = Adam(), model = Vector(Tensor([1]))
         #expect(throws: OptimizerStateError.nonFinite("exp_avg.weight")) {
-            try optimizer.load(stateDict: ["step": Tensor(1), "exp_avg.weight": Tensor([Float.nan])])
+            try optimizer.load(stateDict: ["step": Tensor(1), "exp_avg.weight": Tensor([Float.nan]), "exp_avg_sq.weight": Tensor([1])], for: model)
         }
+    }
+
+    /// State that does not fit the model is refused by name before any update can read past a
+    /// buffer: fewer elements, the same count in another shape, a missing slot, a stray entry.
+    @Test func stateOfAnotherShapeIsRefused() {
+        let model = Vector(Tensor([1, 2, 3, 4]))
+        func load(_ state: [String: Tensor]) throws { try Adam().load(stateDict: ["step": Tensor(2)].merging(state) { $1 }, for: model) }
+        let good = ["exp_avg.weight": Tensor([0, 0, 0, 0]), "exp_avg_sq.weight": Tensor([0, 0, 0, 0])]
+        #expect(throws: Never.self) { try load(good) }
+        #expect(throws: OptimizerStateError.shapeMismatch("exp_avg.weight", expected: [4], found: [2])) {
+            try load(good.merging(["exp_avg.weight": Tensor([0, 0])]) { $1 })
+        }
+        #expect(throws: OptimizerStateError.shapeMismatch("exp_avg_sq.weight", expected: [4], found: [2, 2])) {
+            try load(good.merging(["exp_avg_sq.weight": Tensor([0, 0, 0, 0], shape: [2, 2])]) { $1 })
+        }
+        #expect(throws: OptimizerStateError.missingEntry("exp_avg_sq.weight")) { try load(["exp_avg.weight": Tensor([0, 0, 0, 0])]) }
+        #expect(throws: OptimizerStateError.unknownEntry("exp_avg.bias")) { try load(good.merging(["exp_avg.bias": Tensor([0])]) { $1 }) }
     }
 
     @Test func gradientClippingScalesToMaxNorm() {

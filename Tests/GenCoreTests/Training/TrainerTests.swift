@@ -107,7 +107,12 @@ struct TrainerTests {
         var checkpoint = try RunCheckpoint.read(trainer.checkpointURL)
         checkpoint.model["weight"] = Tensor.full([1, 64], .infinity)
         try checkpoint.write(to: trainer.checkpointURL)
-        #expect(throws: SafeTensorsError.self) { try makeTrainer(ToyTask(), folder: scratch.url, steps: 4).resume() }
+        do {
+            try makeTrainer(ToyTask(), folder: scratch.url, steps: 4).resume()
+            Issue.record("non-finite weights were accepted")
+        } catch let error as GenError {
+            #expect(error.category == .badData && error.message.contains("'model.weight' holds non-finite values"), "\(error)")
+        }
     }
 
     /// The loss plot is a readable PNG.

@@ -1,9 +1,16 @@
-// glibc's malloc tuning (malloc.h), which Swift's Glibc module does not export.
+// glibc functions Swift's Glibc module does not export: malloc tuning (malloc.h) and prctl.
 #include <malloc.h>
+#include <signal.h>
+#include <sys/prctl.h>
 
 /// Keeps freed memory for reuse: no fresh mmap above `mmap_threshold` bytes, no trimming.
 static inline void gen_malloc_keep_freed_memory(int mmap_threshold, int top_pad) {
     mallopt(M_MMAP_THRESHOLD, mmap_threshold);
     mallopt(M_TRIM_THRESHOLD, 0x7fffffff);
     mallopt(M_TOP_PAD, top_pad);
+}
+
+/// Asks the kernel to send SIGKILL to this process when its parent dies; 0 on success.
+static inline int gen_die_with_parent(void) {
+    return prctl(PR_SET_PDEATHSIG, SIGKILL);
 }
