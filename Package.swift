@@ -58,7 +58,7 @@ let package = Package(
         .testTarget(name: "VAETests", dependencies: ["VAE", "GenCore"]),
         .testTarget(name: "FlowsTests", dependencies: ["Flows", "GenCore"]),
         .testTarget(name: "GANTests", dependencies: ["GAN", "GenCore"]),
-        .testTarget(name: "genTests", dependencies: ["gen", "GenCore"]),
+        .testTarget(name: "genTests", dependencies: ["gen", "GenCore", "Diffusion", "Flows"]),
         .testTarget(name: "GenFamiliesTests", dependencies: ["GenFamilies", "GenCore", "Diffusion", "VAE", "Flows", "GAN"]),
         // A sampler written against the public API only: the Sampler extension point's example.
         .testTarget(name: "SamplerExampleTests", dependencies: ["Diffusion", "GenCore"]),

@@ -26,11 +26,15 @@ for target in "${targets[@]}"; do
     # on its own error paths), and asks malloc for whatever size a hostile header claims (184 GB
     # was seen); there malloc returns NULL and HDF5 reports an error, as it does outside the
     # sanitizer. So for HDF5 only crashes count: no leak reports, impossible allocations fail.
+    limit=2048
     if [ "$target" = FuzzHDF5 ]; then
+        # A kept input (Regressions/hdf5/oom-e20d…) makes libhdf5 allocate 3.5 GB; gen's checking
+        # child caps its heap at 2 GiB and refuses the file, but the fuzzer must get past it.
+        limit=4096
         extra=(-detect_leaks=0 -malloc_limit_mb=1000000)
         export ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=0
     fi
-    ".build/release/$target" "corpus/$kind" "Regressions/$kind" -max_total_time="$seconds" -rss_limit_mb=2048 "${extra[@]}" \
+    ".build/release/$target" "corpus/$kind" "Regressions/$kind" -max_total_time="$seconds" -rss_limit_mb="$limit" "${extra[@]}" \
         -artifact_prefix="artifacts/$kind/" -print_final_stats=1 2>&1 | tail -n 12 | sed "s/^/[$target] /" &
 done
 wait

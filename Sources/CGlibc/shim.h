@@ -2,6 +2,7 @@
 #include <malloc.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 
 /// Keeps freed memory for reuse: no fresh mmap above `mmap_threshold` bytes, no trimming.
 static inline void gen_malloc_keep_freed_memory(int mmap_threshold, int top_pad) {
@@ -13,4 +14,10 @@ static inline void gen_malloc_keep_freed_memory(int mmap_threshold, int top_pad)
 /// Asks the kernel to send SIGKILL to this process when its parent dies; 0 on success.
 static inline int gen_die_with_parent(void) {
     return prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
+/// Caps this process's data segment (heap and anonymous mappings) at `bytes`; 0 on success.
+static inline int gen_limit_data(unsigned long long bytes) {
+    struct rlimit limit = { bytes, bytes };
+    return setrlimit(RLIMIT_DATA, &limit);
 }

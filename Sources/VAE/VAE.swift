@@ -91,8 +91,17 @@ extension LatentVariableModel {
     /// The evidence lower bound per image, with one reparameterized sample (Kingma & Welling
     /// 2014, Eq. 10): `E_q log p(x|z) − β·KL(q ‖ p)`, and its two parts.
     public func elbo(_ x: Tensor, beta: Float = 1, generator: RandomGenerator) -> (elbo: Tensor, reconstruction: Tensor, kl: Tensor) {
+        elbo(x, beta: beta) { mean in Tensor.randomNormal(mean.shape, using: generator) }
+    }
+
+    /// The same bound with the reparameterization noise ε `[N, latent]` given (z = μ + ε·σ).
+    public func elbo(_ x: Tensor, beta: Float = 1, noise: Tensor) -> (elbo: Tensor, reconstruction: Tensor, kl: Tensor) {
+        elbo(x, beta: beta) { _ in noise }
+    }
+
+    private func elbo(_ x: Tensor, beta: Float, noise: (Tensor) -> Tensor) -> (elbo: Tensor, reconstruction: Tensor, kl: Tensor) {
         let (mean, logVariance) = encode(x)
-        let z = mean + Tensor.randomNormal(mean.shape, using: generator) * (logVariance * 0.5).exp()
+        let z = mean + noise(mean) * (logVariance * 0.5).exp()
         let reconstruction = logLikelihood(x, given: z)
         let kl = gaussianKL(mean: mean, logVariance: logVariance)
         return (reconstruction - kl * beta, reconstruction, kl)

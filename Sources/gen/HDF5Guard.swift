@@ -53,7 +53,10 @@ extension DataCommand {
         func run() throws {
             // this is the child: it opens the file itself, and lives no longer than its parent
             HDF5Dataset.screen = nil
-            if let parent { ChildProcess.dieWithParent(parent) }
+            if let parent {
+                ChildProcess.dieWithParent(parent)
+                ChildProcess.limitMemory(2 << 30)
+            }
             try reportingFailures {
                 if inventory {
                     print(try HDF5Dataset.inventoryListing(of: URL(fileURLWithPath: file)), terminator: "")

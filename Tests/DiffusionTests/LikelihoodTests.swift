@@ -13,9 +13,11 @@ struct LikelihoodTests {
     /// Hutchinson's estimator, for every process (the linear path with a velocity network).
     /// VE's prior N(0, σ_max²) ignores the data's mean, which costs ≈ |mean|/σ_max nats per
     /// point (0.018 at σ_max = 20); the check uses σ_max = 200 so the ODE's own error shows.
+    /// The discrete cosine schedule (log ᾱ piecewise linear between its steps) is what the
+    /// bits/dim of cosine DDPM runs integrate; the linear one stands for its continuous VP SDE.
     static let cases = processCases.filter { !($0.process is NoiseSchedule) }.map {
         $0.process is VESDE ? ProcessCase(name: "VE σmax=200", process: VESDE(sigmaMin: 0.01, sigmaMax: 200)) : $0
-    }
+    } + [ProcessCase(name: "DDPM cosine T=1000", process: NoiseSchedule(.cosine, steps: 1000))]
 
     @Test(arguments: cases)
     func recoversTheExactLogDensity(_ p: ProcessCase) {

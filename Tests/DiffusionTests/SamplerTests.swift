@@ -30,6 +30,18 @@ let samplerCases: [SamplerCase] = [
     SamplerCase(name: "ODE Dormand–Prince", needsSDE: false, spreadTolerance: 0.015) { ProbabilityFlowSampler(method: .dopri5, steps: 2) },
 ]
 
+/// Every sampler with every process it applies to (the reverse-SDE samplers not on the linear
+/// path): the pairs the conformance checks run, none skipped inside a test.
+struct SamplerOnProcess: Sendable, CustomTestStringConvertible {
+    let sampler: SamplerCase
+    let process: ProcessCase
+    var testDescription: String { "\(sampler.name) on \(process.name)" }
+}
+
+let samplerProcessPairs: [SamplerOnProcess] = samplerCases.flatMap { sampler in
+    processCases.filter { !sampler.needsSDE || $0.isSDE }.map { SamplerOnProcess(sampler: sampler, process: $0) }
+}
+
 func run(_ sampler: any Sampler, _ denoiser: Denoiser, noise: Tensor, seed: UInt64) -> Tensor {
     func open<S: Sampler>(_ sampler: S) -> Tensor { sampler.sample(denoiser, noise: noise, generator: RandomGenerator(seed: seed)) }
     return open(sampler)
@@ -39,9 +51,9 @@ func run(_ sampler: any Sampler, _ denoiser: Denoiser, noise: Tensor, seed: UInt
 struct SamplerTests {
     /// Sampling with the exact denoiser of N(0.5, 0.5²) recovers its mean and spread, for every
     /// sampler on every process it applies to.
-    @Test(arguments: samplerCases, processCases)
-    func recoversGaussianData(_ c: SamplerCase, _ p: ProcessCase) {
-        guard !c.needsSDE || p.isSDE else { return }
+    @Test(arguments: samplerProcessPairs)
+    func recoversGaussianData(_ pair: SamplerOnProcess) {
+        let (c, p) = (pair.sampler, pair.process)
         let denoiser = GaussianNetwork(mean: 0.5, std: 0.5, process: p.process, prediction: p.prediction).denoiser()
         let noise = Tensor.randomNormal([10000, 1, 1, 1], using: RandomGenerator(seed: 1))
         let samples = run(c.make(), denoiser, noise: noise, seed: 2)
@@ -51,9 +63,9 @@ struct SamplerTests {
     }
 
     /// Shapes hold and a seed fixes the result, for every sampler and process.
-    @Test(arguments: samplerCases, processCases)
-    func seededRunsRepeat(_ c: SamplerCase, _ p: ProcessCase) {
-        guard !c.needsSDE || p.isSDE else { return }
+    @Test(arguments: samplerProcessPairs)
+    func seededRunsRepeat(_ pair: SamplerOnProcess) {
+        let (c, p) = (pair.sampler, pair.process)
         let denoiser = GaussianNetwork(mean: 0.5, std: 0.5, process: p.process, prediction: p.prediction).denoiser()
         let noise = Tensor.randomNormal([3, 2, 2, 3], using: RandomGenerator(seed: 5))
         let first = run(c.make(), denoiser, noise: noise, seed: 9)
@@ -70,18 +82,37 @@ struct SamplerTests {
         }
     }
 
-    /// Golden values: seeded full loops over the fixed analytic denoiser give stored sums
-    /// (recorded from this implementation; a change means the samplers' numbers changed).
-    @Test func goldenSums() {
-        let denoiser = GaussianNetwork(mean: 0.5, std: 0.5, process: NoiseSchedule(.linear)).denoiser()
-        let noise = Tensor.randomNormal([4, 1, 3, 3], using: RandomGenerator(seed: 0))
-        let ddpm = run(DDPMSampler(steps: 100, variance: .small, clipData: true), denoiser, noise: noise, seed: 0).sum().item
-        let ddim = run(DDIMSampler(steps: 20, eta: 0.5, clipData: true), denoiser, noise: noise, seed: 0).sum().item
-        #expect(abs(ddpm - Self.goldenDDPM) < 1e-3, "DDPM sum \(ddpm)")
-        #expect(abs(ddim - Self.goldenDDIM) < 1e-3, "DDIM sum \(ddim)")
+    /// The fixture's single reverse steps (Ho et al. Eq. 6–7 and Song et al. Eq. 12 in NumPy,
+    /// `make_sampler_fixtures.py`): a network whose predicted noise is fixed, one step from k_t to
+    /// k_s of the linear schedule, against the papers' mean and standard deviation plus the noise
+    /// the step's own generator draws. Small and large variance, η and clipping all show.
+    @Test(arguments: ["late", "early", "last"])
+    func oneStepAgainstThePapers(_ name: String) throws {
+        let fixture = try SafeTensors.read(diffusionFixtures.appendingPathComponent("sampler_steps.safetensors")).tensors
+        let xt = try #require(fixture["\(name).x_t"]), noise = try #require(fixture["\(name).eps_hat"])
+        let times = try #require(fixture["\(name).times"]).scalars.map(Double.init)
+        let (t, s) = (Double((times[0] * 1000).rounded()) / 1000, Double((times[1] * 1000).rounded()) / 1000)
+        let denoiser = Denoiser(network: FixedOutput(noise), prediction: .noise, process: NoiseSchedule(.linear, steps: 1000))
+        func check<S: Sampler>(_ sampler: S, mean key: String, std: Float, _ label: String) throws where S.State == Tensor {
+            let expectedMean = try #require(fixture[key])
+            let z = Tensor.randomNormal(xt.shape, using: RandomGenerator(seed: 11))
+            let step = sampler.step(xt, from: t, to: s, denoiser: denoiser, generator: RandomGenerator(seed: 11))
+            let expected = s > 0 ? expectedMean + z * std : expectedMean
+            #expect(maxDifference(step, expected) < 2e-5, "\(name) \(label): largest difference \(maxDifference(step, expected))")
+        }
+        for clip in [false, true] {
+            let key = "\(name).ddpm.clip\(clip ? 1 : 0)"
+            for variance in [DDPMSampler.Variance.small, .large] {
+                let std = try #require(fixture["\(key).std_\(variance.rawValue)"]).item
+                try check(DDPMSampler(steps: 100, variance: variance, clipData: clip), mean: "\(key).mean", std: std, "DDPM \(variance) clip \(clip)")
+            }
+            for eta in [0.0, 0.5, 1.0] {
+                let ddim = "\(name).ddim.eta\(eta).clip\(clip ? 1 : 0)"
+                let std = try #require(fixture["\(ddim).std"]).item
+                try check(DDIMSampler(steps: 100, eta: eta, clipData: clip), mean: "\(ddim).mean", std: std, "DDIM η \(eta) clip \(clip)")
+            }
+        }
     }
-    static let goldenDDPM: Float = 15.351891
-    static let goldenDDIM: Float = 21.11446
 
     @Test func samplingReportsEveryStepAndCountsEvaluations() {
         var steps: [Int] = []
@@ -108,4 +139,11 @@ struct SamplerTests {
         let images = run(ProbabilityFlowSampler(method: .dopri5, steps: 1, relativeTolerance: 1e-6, absoluteTolerance: 1e-6), denoiser, noise: noise, seed: 0)
         #expect(maxDifference(images, noise * 0.5 + 0.5) < 1e-4, "\(images.scalars)")
     }
+}
+
+/// A "network" that answers the same output whatever it is given.
+final class FixedOutput: DenoisingNetwork {
+    let output: Tensor
+    init(_ output: Tensor) { self.output = output }
+    func callAsFunction(_ xt: Tensor, times: Tensor) -> Tensor { output }
 }

@@ -91,5 +91,18 @@ struct DDPMLearningTests {
         let (m, c) = moments(samples), (rm, rc) = moments(reference)
         #expect(zip(m, rm).allSatisfy { abs($0 - $1) < 0.15 }, "mean \(m) vs \(rm)")
         #expect(zip(c, rc).allSatisfy { abs($0 - $1) < 0.2 }, "covariance \(c) vs \(rc)")
+        // two modes, not one Gaussian of the same moments: half the samples on each side, few in
+        // the gap between the modes (0.2% of the data; a single Gaussian would put 24% there),
+        // and each mode as narrow as the data's (std 0.3)
+        let xs = samples.scalars.enumerated().filter { $0.offset % 2 == 0 }.map(\.element)
+        let left = xs.filter { $0 < 0 }, right = xs.filter { $0 >= 0 }
+        let gap = Double(xs.filter { abs($0) < 0.4 }.count) / Double(xs.count)
+        func std(_ v: [Float]) -> Float {
+            let mean = v.reduce(0, +) / Float(v.count)
+            return (v.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Float(v.count)).squareRoot()
+        }
+        #expect(abs(Double(left.count) / Double(xs.count) - 0.5) < 0.07, "\(left.count) of \(xs.count) on the left")
+        #expect(gap < 0.05, "\(gap) of the samples fall between the modes")
+        #expect(abs(std(left) - 0.3) < 0.1 && abs(std(right) - 0.3) < 0.1, "mode spreads \(std(left)), \(std(right))")
     }
 }

@@ -91,6 +91,18 @@ def make_hdf5():
         h5_dataset(f, "images", pattern([50, 8, 8]), chunks=(7, 8, 8), compression="gzip", compression_opts=4)
         h5_dataset(f, "labels", (np.arange(50) % 10).astype(np.int32))
 
+    # h5py's own fast filter: the same images and labels as chunked_gzip.h5, LZF-compressed
+    with h5_file("chunked_lzf.h5") as f:
+        h5_dataset(f, "images", pattern([50, 8, 8]), chunks=(7, 8, 8), compression="lzf")
+        h5_dataset(f, "labels", (np.arange(50) % 10).astype(np.int32))
+    # the same file with its filter's id changed from LZF's 32000 to 32001, a filter no one has
+    data = bytearray(read_bytes("chunked_lzf.h5"))
+    name = data.find(b"lzf\x00")
+    at = data.rfind(bytes([0x00, 0x7D]), name - 16, name)
+    assert name > 0 and at > 0, "the LZF filter's id was not found"
+    data[at] = 0x01
+    write_bytes("unknown_filter.h5", bytes(data))
+
     with h5_file("float64_signed.h5") as f:
         d = h5_dataset(f, "images", pattern([3, 1, 4, 4]).astype(np.float64) / 255.0 * 2.0 - 1.0)
         d.attrs["range"] = np.array([-1.0, 1.0], dtype=np.float64)

@@ -4,15 +4,14 @@ import Testing
 /// The repository's root folder.
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-/// The `gen` binary built beside the tests.
+/// The `gen` binary built beside the tests, of their own configuration (a release binary left
+/// from another build would test old code): `swift test` builds it there.
 let genBinary: URL = {
-    let beside = Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("gen")
-    if FileManager.default.isExecutableFile(atPath: beside.path) { return beside }
-    for configuration in ["release", "debug"] {
-        let candidate = repositoryRoot.appendingPathComponent(".build/\(configuration)/gen")
-        if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-    }
-    return repositoryRoot.appendingPathComponent(".build/release/gen")
+    let tests = URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+    let beside = tests.appendingPathComponent("gen")
+    precondition(FileManager.default.isExecutableFile(atPath: beside.path),
+                 "no gen beside the tests in \(tests.path): swift test builds it there with the tests")
+    return beside
 }()
 
 /// What a run of the binary printed and how it ended.

@@ -9,7 +9,7 @@ struct DataCommandTests {
         #expect(version.status == 0 && version.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines) == GenCore.version)
         let info = try runGen(["info"])
         #expect(info.status == 0)
-        #expect(info.standardOutput.contains("OpenBLAS  OpenBLAS 0.3") && info.standardOutput.contains("HDF5      1.10"))
+        #expect(info.standardOutput.contains("OpenBLAS  OpenBLAS 0.3") && info.standardOutput.range(of: #"HDF5      1\.\d+\.\d+"#, options: .regularExpression) != nil, "\(info.standardOutput)")
         #expect(info.standardOutput.contains("libpng    1.6") && info.standardOutput.contains("threads"))
     }
 

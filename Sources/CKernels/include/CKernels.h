@@ -50,6 +50,9 @@ void gen_add_rows(const float *source, size_t sourceStride, int rows, int width,
 /// With `portable` non-zero, the transforms take their portable loops even where AVX-512 code
 /// exists (for tests that check both; the results are the same either way).
 void gen_kernels_set_portable(int portable);
+/// 1 when the kernels have AVX-512 code and this CPU runs it: only then do the vector and the
+/// portable paths differ.
+int gen_kernels_have_avx512(void);
 
 /// Bᵀ d B of every 4×4 input tile of `channels` planes [height, width]; tile (ty, tx) reads rows
 /// 2ty − 1 … 2ty + 2 and columns 2tx − 1 … 2tx + 2, zero outside the plane.

@@ -94,7 +94,12 @@ public enum DatasetImporter {
         let raw = try stream.read(4 * rank)
         guard raw.count == 4 * rank else { throw DataError.malformed(stream.path, "IDX header is truncated") }
         let dims = (0..<rank).map { i in raw[(4 * i)..<(4 * i + 4)].reduce(0) { $0 << 8 | Int($1) } }
-        guard dims.allSatisfy({ $0 >= 1 && $0 <= 1 << 24 }), dims.dropFirst().reduce(1, *) <= 1 << 24 else {
+        // each dimension at most 2²⁴, so the product of three needs checking (2⁷² overflows)
+        let (perItem, overflow) = dims.dropFirst().reduce((1, false)) { partial, size in
+            let (product, flag) = partial.0.multipliedReportingOverflow(by: size)
+            return (product, partial.1 || flag)
+        }
+        guard dims.allSatisfy({ $0 >= 1 && $0 <= 1 << 24 }), !overflow, perItem <= 1 << 24 else {
             throw DataError.malformed(stream.path, "IDX dimensions \(dims) are implausible")
         }
         return dims

@@ -26,22 +26,18 @@ public enum ChildProcess {
         process.standardOutput = output
         process.standardError = errors
         process.standardInput = FileHandle.nullDevice
+        // Each pipe is drained to its end on a thread of its own, so that neither can fill up
+        // and stall the child, and nothing is lost between a last read and the child's exit.
         final class Collected: @unchecked Sendable {
-            let lock = NSLock()
             var output = Data(), errors = Data()
         }
         let collected = Collected()
-        output.fileHandleForReading.readabilityHandler = { handle in
-            let chunk = handle.availableData
-            collected.lock.withLock { collected.output.append(chunk) }
-        }
-        errors.fileHandleForReading.readabilityHandler = { handle in
-            let chunk = handle.availableData
-            collected.lock.withLock { collected.errors.append(chunk) }
-        }
+        let readers = DispatchGroup()
         do { try process.run() } catch {
             throw GenError(.badData, "cannot start a child process to check the input (\(error.localizedDescription)); it was not opened")
         }
+        DispatchQueue.global().async(group: readers) { collected.output = output.fileHandleForReading.readDataToEndOfFile() }
+        DispatchQueue.global().async(group: readers) { collected.errors = errors.fileHandleForReading.readDataToEndOfFile() }
         let deadline = Date().addingTimeInterval(timeLimit)
         var timedOut = false
         while process.isRunning {
@@ -53,15 +49,10 @@ public enum ChildProcess {
             usleep(2_000)
         }
         process.waitUntilExit()
-        output.fileHandleForReading.readabilityHandler = nil
-        errors.fileHandleForReading.readabilityHandler = nil
-        // what is left in the pipes once the child is gone
-        let restOutput = output.fileHandleForReading.readDataToEndOfFile(), restErrors = errors.fileHandleForReading.readDataToEndOfFile()
-        return collected.lock.withLock {
-            Result(status: process.terminationStatus, signaled: process.terminationReason == .uncaughtSignal, timedOut: timedOut,
-                   standardOutput: String(decoding: collected.output + restOutput, as: UTF8.self),
-                   standardError: String(decoding: collected.errors + restErrors, as: UTF8.self))
-        }
+        readers.wait()
+        return Result(status: process.terminationStatus, signaled: process.terminationReason == .uncaughtSignal, timedOut: timedOut,
+                      standardOutput: String(decoding: collected.output, as: UTF8.self),
+                      standardError: String(decoding: collected.errors, as: UTF8.self))
     }
 
     /// For a child: asks the kernel to kill this process when its parent dies, and exits at
@@ -69,5 +60,11 @@ public enum ChildProcess {
     public static func dieWithParent(_ parent: Int32) {
         _ = gen_die_with_parent()
         if getppid() != parent { _exit(1) }
+    }
+
+    /// For a child: caps its heap at `bytes`, so that a file claiming absurd sizes makes its
+    /// allocations fail (an error) instead of taking the machine's memory.
+    public static func limitMemory(_ bytes: UInt64) {
+        _ = gen_limit_data(bytes)
     }
 }

@@ -93,7 +93,22 @@ struct SampleMetricsTests {
         let x = mixture(5000, seed: 3), y = mixture(5000, seed: 4)
         let kid = KernelInceptionDistance(x, y, generator: RandomGenerator(seed: 5))
         #expect(kid.subsets == 10 && kid.subsetSize == 500)
-        #expect(abs(kid.mean) <= kid.standardError, "mean \(kid.mean) ± \(kid.standardError)")
+        #expect(abs(kid.mean) <= 3 * kid.standardError, "mean \(kid.mean) ± \(kid.standardError)")
+        // over 60 independent pairs of samples of one distribution the estimates average to 0
+        // within 3 standard errors of their mean, while the V-statistic's average sits far above
+        let pairs = (0..<60).map { i -> (unbiased: Double, biased: Double) in
+            let a = mixture(100, d: 4, seed: 1000 + UInt64(i)), b = mixture(100, d: 4, seed: 2000 + UInt64(i))
+            let scale = 1 / (a.scalars.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(a.count)).squareRoot()
+            let xa = a.scalars.map { Double($0) * scale }, xb = b.scalars.map { Double($0) * scale }
+            return (KernelInceptionDistance.unbiasedMMD2(xa, xb, rows: 100, dimension: 4), vStatistic(xa, xb, rows: 100, dimension: 4))
+        }
+        func meanAndError(_ v: [Double]) -> (Double, Double) {
+            let mean = v.reduce(0, +) / Double(v.count)
+            return (mean, (v.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(v.count - 1) / Double(v.count)).squareRoot())
+        }
+        let (unbiasedMean, unbiasedError) = meanAndError(pairs.map(\.unbiased)), (biasedMean, biasedError) = meanAndError(pairs.map(\.biased))
+        #expect(abs(unbiasedMean) < 3 * unbiasedError, "unbiased: \(unbiasedMean) ± \(unbiasedError)")
+        #expect(biasedMean > 5 * biasedError, "the V-statistic: \(biasedMean) ± \(biasedError)")
         // the V-statistic keeps k(x, x): biased upward by about (E k(x, x) − E k(x, y)) · 2 / m
         let d = 16, m = 500
         let xs = Array(x.scalars.prefix(m * d)).map(Double.init), ys = Array(y.scalars.prefix(m * d)).map(Double.init)
@@ -114,6 +129,35 @@ struct SampleMetricsTests {
         var total = 0.0
         for i in 0..<m { for j in 0..<m { total += k(x, i, x, j) + k(y, i, y, j) - 2 * k(x, i, y, j) } }
         return total / Double(m * m)
+    }
+
+    /// Against SciPy and NumPy (`make_sampler_fixtures.py`): on two 8-D samples with full
+    /// covariances, the Fréchet distance equals scipy.linalg.sqrtm's; the unbiased MMD² on the
+    /// features divided by the reference set's RMS equals NumPy's under the cubic kernel, and
+    /// differs from the quadratic kernel's; KID's subsets average the same statistic.
+    @Test func metricsMatchSciPy() throws {
+        let fixture = try SafeTensors.read(fixturesFolder.appendingPathComponent("sampler_steps.safetensors")).tensors
+        let x = try #require(fixture["metrics.x"]), y = try #require(fixture["metrics.y"])
+        let fid = FrechetDistance.between(FeatureStatistics(features: x), FeatureStatistics(features: y))
+        let expectedFID = Double(try #require(fixture["metrics.fid"]).item)
+        #expect(abs(fid - expectedFID) < 1e-4 * expectedFID, "FID \(fid), SciPy \(expectedFID)")
+        let xs = x.scalars.map(Double.init), ys = y.scalars.map(Double.init)
+        let scale = 1 / (xs.reduce(0) { $0 + $1 * $1 } / Double(xs.count)).squareRoot()
+        #expect(abs(scale - Double(try #require(fixture["metrics.rms_scale"]).item)) < 1e-6 * scale)
+        let mmd = KernelInceptionDistance.unbiasedMMD2(xs.map { $0 * scale }, ys.map { $0 * scale }, rows: 300, dimension: 8)
+        let cubic = Double(try #require(fixture["metrics.kid_cubic"]).item), quadratic = Double(try #require(fixture["metrics.kid_quadratic"]).item)
+        #expect(abs(mmd - cubic) < 1e-4 * abs(cubic), "MMD² \(mmd), NumPy cubic \(cubic)")
+        #expect(abs(cubic - quadratic) > 0.1 * abs(cubic), "the fixture tells the kernels apart")
+        // KID with two subsets of 150: the mean of the subsets' statistics, on the same scale
+        let kid = KernelInceptionDistance(x, y, subsetSize: 150, generator: RandomGenerator(seed: 4))
+        let shuffle = RandomGenerator(seed: 4)
+        let xOrder = shuffle.permutation(300), yOrder = shuffle.permutation(300)
+        let halves = (0..<2).map { s -> Double in
+            let a = xOrder[(s * 150)..<((s + 1) * 150)].flatMap { r in xs[(r * 8)..<((r + 1) * 8)].map { $0 * scale } }
+            let b = yOrder[(s * 150)..<((s + 1) * 150)].flatMap { r in ys[(r * 8)..<((r + 1) * 8)].map { $0 * scale } }
+            return KernelInceptionDistance.unbiasedMMD2(a, b, rows: 150, dimension: 8)
+        }
+        #expect(kid.subsets == 2 && abs(kid.mean - (halves[0] + halves[1]) / 2) < 1e-9, "\(kid.mean) vs \(halves)")
     }
 
     /// Multiplying both sets by one constant changes nothing: the reference set fixes the scale.
