@@ -23,7 +23,7 @@ let package = Package(
             providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(
             name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
-            providers: [.apt(["libhdf5-dev"])]),
+            providers: [.apt(["libhdf5-dev", "liblzf-dev"])]),
         .systemLibrary(
             name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
             providers: [.apt(["libpng-dev"])]),

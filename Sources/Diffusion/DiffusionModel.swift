@@ -70,7 +70,7 @@ extension DiffusionModel {
         let steps = choice.steps ?? (choice.sampler == nil ? fallback.steps : defaultSteps(name))
         let sampler = name.make(steps: steps, settings: choice.settings)
         let denoiser = self.denoiser, start = denoiser.evaluations
-        return ImageSource(sampler: name.rawValue, steps: steps, evaluations: { denoiser.evaluations - start }) { count, generator, onStep in
+        return ImageSource(sampler: name.rawValue, steps: steps, isAdaptive: name == .dopri5, evaluations: { denoiser.evaluations - start }) { count, generator, onStep in
             self.sample(count: count, sampler: sampler, generator: generator) { onStep($0.step) }
         }
     }

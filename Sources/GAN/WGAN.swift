@@ -178,7 +178,10 @@ public final class WGAN: TrainingTask {
     }
 
     /// `loss.png` and the progress line follow the critic's Wasserstein estimate.
-    public var progressMetric: String { "wasserstein" }
+    public var progressMetric: String { WGANFamily.progressMetric }
+
+    /// `loss.png`: the Wasserstein estimate and both players' losses.
+    public var plottedMetrics: [String] { ["wasserstein", "critic_loss", "generator_loss"] }
 
     public var phases: [TrainingPhase] {
         [

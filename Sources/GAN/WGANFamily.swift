@@ -8,6 +8,8 @@ public enum WGANFamily: ModelFamily {
     public static let capabilities: FamilyCapabilities = [.drawsImages, .interpolation]
     public static let metrics: [EvaluationMetric] = [.fid, .kid, .pr]
     public static var defaultMetrics: [EvaluationMetric] { metrics }
+    /// The critic's Wasserstein estimate: the generator's loss says little of progress.
+    public static var progressMetric: String { "wasserstein" }
     public static func makeTask(_ configuration: GANConfiguration) -> WGAN { WGAN(configuration) }
     /// Adam with SNGAN's betas for the critic and the generator.
     public static func optimizers(for task: WGAN, learningRate: Float) -> [Optimizer] { task.optimizers(learningRate: learningRate) }

@@ -26,13 +26,16 @@ public struct VAEConfiguration: ModelConfiguration {
     /// Steps over which the KL weight rises linearly from 0 to β (0: none).
     public var klWarmup: Int
 
+    /// - Parameter likelihood: nil: Bernoulli for gray images, Gaussian for colour ones (a
+    ///   Bernoulli likelihood binarizes each colour channel on its own, which colour images do
+    ///   not survive).
     public init(imageShape: [Int], architecture: Architecture = .mlp, latent: Int = 20, hidden: Int = 400,
-                likelihood: Likelihood = .bernoulli, fixedStd: Float? = nil, beta: Float = 1, klWarmup: Int = 0) {
+                likelihood: Likelihood? = nil, fixedStd: Float? = nil, beta: Float = 1, klWarmup: Int = 0) {
         self.imageShape = imageShape
         self.architecture = architecture
         self.latent = latent
         self.hidden = hidden
-        self.likelihood = likelihood
+        self.likelihood = likelihood ?? (imageShape.first == 1 ? .bernoulli : .gaussian)
         self.fixedStd = fixedStd
         self.beta = beta
         self.klWarmup = klWarmup

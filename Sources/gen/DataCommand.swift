@@ -6,7 +6,7 @@ import GenCore
 struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data", abstract: "Import image collections into HDF5 and inspect HDF5 files.",
-        subcommands: [Import.self, Info.self, Scan.self, Validate.self])
+        subcommands: [Import.self, Info.self, Show.self, Scan.self, Validate.self])
 
     struct Import: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -45,8 +45,9 @@ struct DataCommand: ParsableCommand {
                 }
                 let options = ImportOptions(format: format, labels: labels.map { URL(fileURLWithPath: $0) },
                                             labelColumn: labelColumn, imageSize: size, overwrite: force)
-                let summary = try DatasetImporter.run(source: URL(fileURLWithPath: source), to: URL(fileURLWithPath: out), options: options)
-                print("wrote \(out): \(summary.count) images of \(summary.channels)×\(summary.height)×\(summary.width) (uint8)\(summary.labelled ? " with labels" : ""), from \(summary.format.rawValue)")
+                for (file, summary) in try DatasetImporter.importAll(source: URL(fileURLWithPath: source), to: URL(fileURLWithPath: out), options: options) {
+                    print("wrote \(file.path == URL(fileURLWithPath: out).path ? out : file.path): \(summary.count) images of \(summary.channels)×\(summary.height)×\(summary.width) (uint8)\(summary.labelled ? " with labels" : ""), from \(summary.format.rawValue)")
+                }
             }
         }
     }
@@ -65,6 +66,39 @@ struct DataCommand: ParsableCommand {
 }
 
 extension DataCommand {
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Write a grid of a dataset's images as a PNG, to see what a model will learn.")
+
+        @Argument(help: "The HDF5 file.")
+        var file: String
+
+        @Argument(help: "The PNG file to write.")
+        var output: String
+
+        @Option(help: "How many images.")
+        var n: Int = 64
+
+        @Flag(help: "One row per class of the labels.")
+        var labels = false
+
+        @Option(help: "The image dataset's name in the file (default: the one image-like dataset).")
+        var dataset: String?
+
+        @Flag(help: "Replace the PNG file if it exists.")
+        var force = false
+
+        func run() throws {
+            try reportingFailures {
+                guard n >= 1 else { throw GenError.usage("--n must be at least 1") }
+                try OutputFile.check(output, overwrite: force)
+                let data = try HDF5Dataset(url: URL(fileURLWithPath: file), options: .init(dataset: dataset, readLabels: labels))
+                let (images, columns) = try data.showcase(count: n, byClass: labels)
+                try ImageGrid.write(images, to: URL(fileURLWithPath: output), nrow: columns, range: .symmetric)
+                print("wrote \(output): \(images.shape[0]) images of \(file)\(labels ? ", one row per class" : "")")
+            }
+        }
+    }
+
     struct Scan: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Read a dataset through once in shuffled mini-batches, as training does; print speed and peak memory.")

@@ -113,6 +113,14 @@ struct Eval: ParsableCommand {
             if floor { return print(try Evaluation.floor(request).json) }
             guard let runFolder else { return }
             let run = try FamilyRegistry.builtIn.open(URL(fileURLWithPath: runFolder))
+            let sampleMetrics = (metric?.values ?? run.family.defaultMetrics)[0].isSampleMetric
+            // options of the other kind of metric are refused, not ignored
+            if !sampleMetrics && (features != nil || sampling.sampler != nil || sampling.steps != nil) {
+                throw GenError.usage("--features, --sampler and --steps are for fid, kid and pr; this evaluation measures \((metric?.values ?? run.family.defaultMetrics).map(\.rawValue).joined(separator: ","))")
+            }
+            if sampleMetrics && (solver != nil || solverSteps != nil || trace != nil || k != nil || binarization != nil) {
+                throw GenError.usage("--solver, --solver-steps, --trace, --k and --binarization are for bpd and nll, not fid, kid and pr")
+            }
             request.draw = DrawOptions(purpose: .evaluation, sampler: sampling.choice)
             // only the metric in use reads its options: the ODE tolerances are also the sampler's
             if !(request.metrics ?? run.family.defaultMetrics)[0].isSampleMetric { request.likelihood = LikelihoodOptions(method: try likelihoodMethod) }

@@ -98,7 +98,7 @@ struct Sample: ParsableCommand {
                 images = source.draw(count: n, generator: generator) { progress?.update(step: $0) }
                 columns = nrow ?? Int(Double(n).squareRoot().rounded(.up))
                 let seconds = String(format: "%.1f", Date().timeIntervalSince(start))
-                what = source.steps.map { "\(source.sampler), \($0) steps, \(source.networkEvaluations) network evaluations, \(seconds) s" }
+                what = source.steps.map { "\(source.sampler), \(source.isAdaptive ? "adaptive steps in \($0) intervals" : "\($0) steps"), \(source.networkEvaluations) network evaluations, \(seconds) s" }
                     ?? "\(run.kind), \(source.sampler)"
             }
             try ImageGrid.write(images, to: URL(fileURLWithPath: output), nrow: columns, range: .symmetric)

@@ -1,12 +1,46 @@
 import ArgumentParser
 import Foundation
 import GenCore
+import GenFamilies
 
-/// `gen train <kind>`: train a model on an HDF5 dataset into a run folder.
+/// `gen train <kind>`: train a model on an HDF5 dataset into a run folder; `gen train --resume
+/// RUN` goes on with a run of any kind.
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a generative model.",
-        subcommands: [TrainDDPM.self, TrainSDE.self, TrainFlow.self, TrainVAE.self, TrainRealNVP.self, TrainWGAN.self, TrainClassifier.self])
+        abstract: "Train a generative model, or go on with one: gen train --resume RUN.",
+        subcommands: [TrainDDPM.self, TrainSDE.self, TrainFlow.self, TrainVAE.self, TrainRealNVP.self, TrainWGAN.self, TrainClassifier.self,
+                      TrainResume.self],
+        defaultSubcommand: TrainResume.self)
+}
+
+/// `gen train --resume RUN`: the run's kind comes from its checkpoint.
+struct TrainResume: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "resume", abstract: "Go on with a run of any kind from its checkpoint.")
+
+    @Option(help: "The run folder to go on with.")
+    var resume: String
+
+    @Option(help: "A new total of optimizer updates.")
+    var steps: Int?
+
+    @Option(help: "Stop after this many minutes, saved as at the last step.")
+    var minutes: Double?
+
+    @Option(help: "Threads for GenCore and OpenBLAS (default: all cores).")
+    var threads: Int?
+
+    func validate() throws {
+        if let steps, steps < 1 { throw ValidationError("--steps must be at least 1") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if let minutes, !(minutes > 0 && minutes.isFinite) { throw ValidationError("--minutes must be positive") }
+    }
+
+    func run() throws {
+        try reportingFailures {
+            if let threads { Threads.set(threads) }
+            try TrainingCommand.train(try FamilyRegistry.builtIn.resume(URL(fileURLWithPath: resume), steps: steps), minutes: minutes)
+        }
+    }
 }
 
 /// Options every model kind shares.
@@ -53,10 +87,10 @@ struct CommonTrainingOptions: ParsableArguments {
     @Option(help: "Continue the run in this folder from its checkpoint, exactly where it stopped.")
     var resume: String?
 
-    @Option(help: "Steps between sample grids in <run>/samples (0: only at the end; default 500).")
+    @Option(help: "Steps between sample grids in <run>/samples (0: only at the end; default: one every 2 minutes).")
     var sampleEvery: Int?
 
-    @Option(help: "Steps between checkpoints (0: only at the end and when stopped; default 500).")
+    @Option(help: "Steps between checkpoints (0: only at the end and when stopped; default: one every 5 minutes).")
     var checkpointEvery: Int?
 
     @Option(help: "Steps between metric records and progress lines (default 50).")
@@ -132,7 +166,7 @@ enum TrainingCommand {
         case .reachedTimeLimit:
             print("stopped at the --minutes limit after \(trainer.step) of \(training.steps) steps in \(clock); checkpoint \(trainer.checkpointURL.path)\(outputs)")
         case .interrupted:
-            throw Stopped(message: "interrupted at step \(trainer.step); resume with: gen train \(run.kind) --resume \(run.folder.path)", code: Exit.interrupted)
+            throw Stopped(message: "interrupted at step \(trainer.step); resume with: gen train --resume \(run.folder.path)", code: Exit.interrupted)
         case .diverged:
             throw Stopped(message: "training diverged at step \(trainer.step) (non-finite loss); last checkpoint kept", code: Exit.diverged)
         }

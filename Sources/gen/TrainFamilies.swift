@@ -155,8 +155,8 @@ struct TrainVAE: ParsableCommand {
     @Option(help: "Hidden width.")
     var hidden: Int = 400
 
-    @Option(help: "p(x|z): bernoulli or gaussian.")
-    var likelihood: VAEConfiguration.Likelihood = .bernoulli
+    @Option(help: "p(x|z): bernoulli or gaussian (default: bernoulli for gray images, gaussian for colour).")
+    var likelihood: VAEConfiguration.Likelihood?
 
     @Option(help: "Gaussian likelihood: a fixed σ (default: learned).")
     var fixedStd: Float?

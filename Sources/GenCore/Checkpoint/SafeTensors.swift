@@ -38,6 +38,30 @@ public enum SafeTensors {
         return try decode(data, name: url.path)
     }
 
+    /// A file's `__metadata__` alone, read from its header without touching the tensors (the
+    /// tensors are not checked: use ``read(_:)`` before using them).
+    public static func readMetadata(_ url: URL) throws -> [String: String] {
+        try InputFile.check(url.path)
+        guard let handle = FileHandle(forReadingAtPath: url.path) else { throw SafeTensorsError.unreadable(url.path, "cannot open") }
+        defer { try? handle.close() }
+        let prefix = (try? handle.read(upToCount: 8)) ?? Data()
+        guard prefix.count == 8 else { throw SafeTensorsError.invalid(url.path, "file is \(prefix.count) bytes, shorter than the 8-byte header length") }
+        let length = prefix.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        guard length <= UInt64(maximumHeaderLength) else { throw SafeTensorsError.invalid(url.path, "header length \(length) exceeds \(maximumHeaderLength)") }
+        let header = (try? handle.read(upToCount: Int(length))) ?? Data()
+        guard header.count == Int(length) else { throw SafeTensorsError.invalid(url.path, "header length \(length) points past the end of the file") }
+        let value: JSONValue
+        do { value = try header.withUnsafeBytes { try JSONValue.parse($0.bindMemory(to: UInt8.self)) } } catch {
+            throw SafeTensorsError.invalid(url.path, "header is not valid JSON")
+        }
+        guard case .object(let members) = value else { throw SafeTensorsError.invalid(url.path, "header is not a JSON object") }
+        var metadata: [String: String] = [:]
+        if case .object(let pairs)? = members.first(where: { $0.0 == "__metadata__" })?.1 {
+            for (key, item) in pairs { if case .string(let text) = item { metadata[key] = text } }
+        }
+        return metadata
+    }
+
     /// Decodes the bytes of a safetensors file; `name` appears in errors.
     public static func decode(_ data: Data, name: String = "safetensors data") throws -> Contents {
         func invalid(_ reason: String) -> SafeTensorsError { .invalid(name, reason) }

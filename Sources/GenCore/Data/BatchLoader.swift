@@ -147,3 +147,35 @@ extension HDF5Dataset {
         count * channels * height * width * (storedType == "uint8" ? 1 : storedType == "float32" ? 4 : 8)
     }
 }
+
+extension HDF5Dataset {
+    /// Images to look at, in [−1, 1], and the columns of their grid (`gen data show`): the
+    /// first `count` images, or with `byClass` one row per class of the labels, each with the
+    /// class's first images (about `count` in all; a row short of images is filled with black).
+    public func showcase(count: Int, byClass: Bool) throws -> (images: Tensor, columns: Int) {
+        require(count >= 1, "showcase: count must be at least 1")
+        guard byClass else {
+            let shown = min(count, self.count)
+            return (try images(at: Array(0..<shown), scaledTo: .symmetric), Int(Double(shown).squareRoot().rounded(.up)))
+        }
+        guard let labels = try labels(at: Array(0..<self.count)) else {
+            throw DataError.malformed(path, "has no labels beside its images to sort them by class")
+        }
+        let classes = Array(Set(labels)).sorted()
+        let columns = max(1, count / classes.count)
+        var rows: [Int?] = []
+        for label in classes {
+            let members = labels.indices.filter { labels[$0] == label }.prefix(columns)
+            rows += members.map { Optional($0) } + Array(repeating: nil, count: columns - members.count)
+        }
+        let found = try images(at: rows.compactMap { $0 }, scaledTo: .symmetric)
+        let blank = Tensor.full([1] + imageShape, -1)
+        var next = 0
+        let parts = rows.map { row -> Tensor in
+            guard row != nil else { return blank }
+            defer { next += 1 }
+            return found.slice(axis: 0, start: next, count: 1)
+        }
+        return (Tensor.concatenate(parts, axis: 0), columns)
+    }
+}

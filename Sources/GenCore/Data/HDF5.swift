@@ -22,6 +22,8 @@ enum HDF5 {
             // (a full disk) HDF5's own closing of the broken file at exit crashes.
             H5dont_atexit()
             H5open()
+            // h5py's LZF, built in (plugins stay off): see the shim
+            _ = gen_register_lzf()
             // No printing to stderr: errors are read from the stack and thrown.
             H5Eset_auto2(gen_H5E_DEFAULT(), nil, nil)
             // No dynamically loaded filters: only the built-in ones (gzip, shuffle, …).
@@ -52,13 +54,25 @@ enum HDF5 {
 
     /// Checks a returned identifier: negative means failure.
     static func check(_ id: hid_t, _ file: String, _ what: String) throws -> hid_t {
-        guard id >= 0 else { throw DataError.hdf5(file, "\(what): \(errorStack())") }
+        guard id >= 0 else { throw failure(file, what) }
         return id
     }
 
     /// Checks a returned status: negative means failure.
     static func check(_ status: herr_t, _ file: String, _ what: String) throws {
-        guard status >= 0 else { throw DataError.hdf5(file, "\(what): \(errorStack())") }
+        guard status >= 0 else { throw failure(file, what) }
+    }
+
+    /// The error of a failed call, from HDF5's error stack; a missing filter says which ones gen
+    /// reads and how to repack the file.
+    static func failure(_ file: String, _ what: String) -> DataError {
+        let stack = errorStack()
+        if let range = stack.range(of: "required filter '") {
+            let name = stack[range.upperBound...].prefix { $0 != "'" }
+            return .malformed(file, "compressed with the '\(name)' filter, which gen does not read (it reads gzip, shuffle, LZF, "
+                + "Fletcher-32, N-bit and scale-offset, and loads no plugins); repack it, e.g. h5repack -f GZIP=4 \(file) repacked.h5")
+        }
+        return .hdf5(file, "\(what): \(stack)")
     }
 
     /// A file access property list that refuses to traverse external links.

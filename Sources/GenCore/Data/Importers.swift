@@ -10,6 +10,9 @@ public enum ImportFormat: String, Sendable, CaseIterable {
     case npy
     /// A folder of PNG files; class subfolders become labels.
     case png
+    /// An HDF5 file gen can read (any layout, uint8 or float, gzip, shuffle or LZF), rewritten in
+    /// gen's own layout.
+    case hdf5
 
     /// The format a path's name suggests.
     public static func guess(_ url: URL) -> ImportFormat? {
@@ -18,6 +21,7 @@ public enum ImportFormat: String, Sendable, CaseIterable {
         let name = url.lastPathComponent.lowercased().replacingOccurrences(of: ".gz", with: "")
         if name.hasSuffix(".csv") { return .csv }
         if name.hasSuffix(".npy") { return .npy }
+        if name.hasSuffix(".h5") || name.hasSuffix(".hdf5") || name.hasSuffix(".hdf") { return .hdf5 }
         if name.contains("idx") || name.hasSuffix("-ubyte") { return .idx }
         return nil
     }
@@ -70,14 +74,56 @@ public enum DatasetImporter {
     /// Imports `source` into a new HDF5 file at `destination`.
     public static func run(source: URL, to destination: URL, options: ImportOptions = ImportOptions()) throws -> ImportSummary {
         guard let format = options.format ?? ImportFormat.guess(source) else {
-            throw DataError.malformed(source.path, "cannot tell the format from the name; give --format idx|csv|npy|png")
+            throw DataError.malformed(source.path, "cannot tell the format from the name; give --format idx|csv|npy|png|hdf5")
         }
         switch format {
         case .idx: return try importIDX(source, destination, options)
         case .csv: return try importCSV(source, destination, options)
         case .npy: return try importNPY(source, destination, options)
         case .png: return try importPNGFolder(source, destination, options)
+        case .hdf5: return try importHDF5(source, destination, options)
         }
+    }
+
+    /// Imports `source`; a folder of IDX files as MNIST ships them (`train-images-idx3-ubyte.gz`
+    /// beside `train-labels-idx1-ubyte.gz`, and `t10k-…`) becomes one file per split, named after
+    /// `destination` (`mnist.h5` → `mnist-train.h5`, `mnist-t10k.h5`), each images file with the
+    /// labels file of its split.
+    public static func importAll(source: URL, to destination: URL, options: ImportOptions = ImportOptions()) throws -> [(URL, ImportSummary)] {
+        var isFolder: ObjCBool = false
+        let names = FileManager.default.fileExists(atPath: source.path, isDirectory: &isFolder) && isFolder.boolValue
+            ? ((try? FileManager.default.contentsOfDirectory(atPath: source.path)) ?? []).sorted() : []
+        let imageFiles = names.filter { $0.contains("-images-idx3-ubyte") }
+        guard options.format == nil || options.format == .idx, !imageFiles.isEmpty else {
+            return [(destination, try run(source: source, to: destination, options: options))]
+        }
+        let stem = destination.deletingPathExtension().lastPathComponent, folder = destination.deletingLastPathComponent()
+        return try imageFiles.map { name in
+            let split = String(name[..<name.range(of: "-images-idx3-ubyte")!.lowerBound])
+            let labelName = name.replacingOccurrences(of: "-images-idx3-ubyte", with: "-labels-idx1-ubyte")
+            var paired = options
+            paired.format = .idx
+            paired.labels = names.contains(labelName) ? source.appendingPathComponent(labelName) : nil
+            let target = folder.appendingPathComponent("\(stem)-\(split).h5")
+            return (target, try run(source: source.appendingPathComponent(name), to: target, options: paired))
+        }
+    }
+
+    // MARK: HDF5
+
+    /// Rewrites the images (and labels) of a readable HDF5 file as 8-bit images in gen's layout.
+    private static func importHDF5(_ source: URL, _ destination: URL, _ options: ImportOptions) throws -> ImportSummary {
+        let data = try HDF5Dataset(url: source)
+        let writer = try HDF5ImageWriter(url: destination, channels: data.channels, height: data.height, width: data.width,
+                                         withLabels: data.labelsName != nil, overwrite: options.overwrite)
+        for start in stride(from: 0, to: data.count, by: piece) {
+            let rows = Array(start..<min(data.count, start + piece))
+            let images = try data.images(at: rows, scaledTo: .unit)
+            try writer.append(pixels: images.scalars.map { ImageGrid.quantize($0, low: 0, high: 1) }, labels: try data.labels(at: rows))
+        }
+        try writer.finish()
+        return ImportSummary(format: .hdf5, count: data.count, channels: data.channels, height: data.height, width: data.width,
+                             labelled: data.labelsName != nil)
     }
 
     // MARK: IDX

@@ -59,6 +59,9 @@ public enum Evaluation {
         guard test.imageShape == run.header.data.imageShape else {
             throw GenError.badData("\(request.data): images are \(test.imageShape), the \(run.kind) run was trained on \(run.header.data.imageShape)")
         }
+        if request.metrics == nil {
+            log("no --metric: measuring \(metrics.map(\.rawValue).joined(separator: ",")), the default for \(run.kind) runs (it measures \(run.family.metrics.map(\.rawValue).joined(separator: ", ")))")
+        }
         let model = try saved.load(weights: weights).model
         if metrics[0].isSampleMetric {
             // the sampler first: one that does not fit is a usage error before any work
@@ -68,11 +71,12 @@ public enum Evaluation {
             if let steps = source.steps { fields.set("sampler_steps", .integer(steps)) }
             log("\(metrics.map(\.rawValue).joined(separator: ", ")) of samples from \(run.folder.path) (\(run.kind)) against images of \(request.data)")
             fields.append(contentsOf: try sampleQuality(source, test: test, request: request, metrics: metrics, folder: run.folder.path, log: log))
+            record(fields, in: run.folder, log: log)
             return fields
         }
         let rows = try scoredRows(run, test: test, request: request, metrics: metrics, log: log)
         var fields: ResultFields = [("run", .text(run.folder.path)), ("kind", .text(run.kind)), ("data", .text(request.data)),
-                                    ("metric", .text(metrics[0].rawValue))]
+                                    ("images", .text(imagesScored(run, test: test))), ("metric", .text(metrics[0].rawValue))]
         let start = Date()
         if metrics == [.accuracy] {
             guard let classifier = model as? FeatureClassifier else {
@@ -94,7 +98,18 @@ public enum Evaluation {
             fields.set("seed", .integer(Int(truncatingIfNeeded: request.seed)))
         }
         fields.set("seconds", .number(Date().timeIntervalSince(start), decimals: 1))
+        record(fields, in: run.folder, log: log)
         return fields
+    }
+
+    /// Appends a result line, with the date, to the run's `eval.jsonl`, so results stay with the
+    /// run (`gen runs` shows the latest); a folder that cannot be written only gets a note.
+    public static func record(_ fields: ResultFields, in folder: URL, log: (String) -> Void = printNote) {
+        var dated = fields
+        dated.set("date", .text(ISO8601DateFormatter().string(from: Date())))
+        do { try AppendOnlyFile(folder.appendingPathComponent("eval.jsonl")).append(dated.json + "\n") } catch {
+            log("\(folder.appendingPathComponent("eval.jsonl").path): cannot record this result (\(error))")
+        }
     }
 
     /// The sample metrics' floor: `count` test images against the next `count` of the same
@@ -123,13 +138,23 @@ public enum Evaluation {
                                    log: (String) -> Void) throws -> [Int] {
         var pool = Array(0..<test.count)
         let source = run.header.data
-        if let holdout = source.holdout, holdout > 0,
-           URL(fileURLWithPath: test.path).standardizedFileURL.path == URL(fileURLWithPath: source.path).standardizedFileURL.path {
+        let sameFile = URL(fileURLWithPath: test.path).standardizedFileURL.path == URL(fileURLWithPath: source.path).standardizedFileURL.path
+        if sameFile, let holdout = source.holdout, holdout > 0 {
             pool = BatchLoader.split(count: test.count, testFraction: holdout, seed: run.header.training.seed).test
             log("\(request.data): scoring the run's \(pool.count) held-out images (--holdout \(holdout) at training)")
+        } else if sameFile {
+            log("\(request.data): the run trained on this very file and held nothing out: these are training images")
         }
         let count = min(request.count ?? (metrics == [.accuracy] ? pool.count : 512), pool.count)
         return (0..<count).map { pool[$0 * pool.count / count] }
+    }
+
+    /// What the scored images are to the run: `held-out`, `training` (the run's own file, none
+    /// held out) or `test` (another file).
+    private static func imagesScored(_ run: SavedRun, test: HDF5Dataset) -> String {
+        let source = run.header.data
+        guard URL(fileURLWithPath: test.path).standardizedFileURL.path == URL(fileURLWithPath: source.path).standardizedFileURL.path else { return "test" }
+        return (source.holdout ?? 0) > 0 ? "held-out" : "training"
     }
 
     /// The sample metrics of `source` (nil: the floor) against test images.

@@ -38,6 +38,9 @@ public protocol ModelFamily: Sendable {
     static var defaultMetrics: [EvaluationMetric] { get }
     /// Whether training reads labels beside the images (a classifier does). Default false.
     static var needsLabels: Bool { get }
+    /// The metrics-log key its runs' progress follows (their tasks'
+    /// ``TrainingTask/progressMetric``), known without building a model. Default `loss`.
+    static var progressMetric: String { get }
 
     /// The task for a validated configuration, with freshly initialized weights (drawn from
     /// ``Random/initializer``).
@@ -48,6 +51,7 @@ public protocol ModelFamily: Sendable {
 
 extension ModelFamily {
     public static var needsLabels: Bool { false }
+    public static var progressMetric: String { "loss" }
     public static var defaultMetrics: [EvaluationMetric] { Array(metrics.prefix(1)) }
     public static func optimizers(for task: Task, learningRate: Float) -> [Optimizer] { [Adam(learningRate: learningRate)] }
 }

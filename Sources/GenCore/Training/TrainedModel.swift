@@ -91,6 +91,9 @@ public final class ImageSource {
     public let sampler: String
     /// Sampling steps, for models that draw in steps.
     public let steps: Int?
+    /// Whether each step chooses its own sub-steps (an adaptive ODE solver): the network
+    /// evaluations, not the steps, then say what the drawing cost.
+    public let isAdaptive: Bool
     private let evaluationCount: () -> Int
     private let body: (Int, RandomGenerator, (Int) -> Void) -> Tensor
 
@@ -98,10 +101,11 @@ public final class ImageSource {
     ///   - evaluations: network evaluations so far (the NFE of what was drawn).
     ///   - draw: `count` images `[count, C, H, W]` in [−1, 1] (samplers that do not clip may
     ///     step a little outside), calling its last argument after each finished step.
-    public init(sampler: String, steps: Int? = nil, evaluations: @escaping () -> Int = { 0 },
+    public init(sampler: String, steps: Int? = nil, isAdaptive: Bool = false, evaluations: @escaping () -> Int = { 0 },
                 draw: @escaping (_ count: Int, _ generator: RandomGenerator, _ onStep: (Int) -> Void) -> Tensor) {
         self.sampler = sampler
         self.steps = steps
+        self.isAdaptive = isAdaptive
         evaluationCount = evaluations
         body = draw
     }

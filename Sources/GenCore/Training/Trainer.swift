@@ -45,7 +45,10 @@ public final class Trainer {
 
     private let noise: RandomGenerator
     private var nonFiniteStreak = 0
-    private var history: [(step: Int, loss: Float)] = []
+    /// Seconds of training before this process took the run over (from the metrics log).
+    private var elapsedBefore = 0.0
+    /// The plotted metrics' values by step, for `loss.png`.
+    private var history: [String: [(step: Int, value: Float)]] = [:]
 
     public var checkpointURL: URL { folder.appendingPathComponent("checkpoint.safetensors") }
     public var metricsURL: URL { folder.appendingPathComponent("metrics.jsonl") }
@@ -115,7 +118,8 @@ public final class Trainer {
     /// Saves the checkpoint and the loss plot.
     public func save() throws {
         try checkpoint().write(to: checkpointURL)
-        try? PNG.write(LossPlot.image(steps: history.map(\.step), losses: history.map(\.loss)), to: folder.appendingPathComponent("loss.png"))
+        let title = "\((try? RunKind.decode(configJSON).kind) ?? "training") \(folder.lastPathComponent)"
+        try? PNG.write(LossPlot.image(history: history, metrics: task.plottedMetrics, title: title), to: folder.appendingPathComponent("loss.png"))
     }
 
     /// Restores everything from the folder's checkpoint, refusing non-finite weights, and drops
@@ -154,7 +158,10 @@ public final class Trainer {
                       let record = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
                       let recordStep = record["step"] as? Int, recordStep <= step else { continue }
                 kept.append(String(line))
-                if let value = record[progressKey] as? Double { history.append((recordStep, Float(value))) }
+                if let elapsed = record["elapsed"] as? Double { elapsedBefore = elapsed }
+                for key in task.plottedMetrics {
+                    if let value = record[key] as? Double { history[key, default: []].append((recordStep, Float(value))) }
+                }
             }
             try AtomicFile.write(Data((kept.map { $0 + "\n" }.joined()).utf8), to: metricsURL)
         }
@@ -188,6 +195,8 @@ public final class Trainer {
         let progress = ProgressReporter(total: configuration.steps, startStep: step, label: "step", lineEvery: configuration.logEvery)
         progress.deadline = deadline
         var windowStart = Date(), windowImages = 0
+        var lastSamples = Date(), lastCheckpoint = Date()
+        let start = Date()
         task.model.train()
         var reachedDeadline = false
         while step < configuration.steps {
@@ -221,10 +230,13 @@ public final class Trainer {
             if step % configuration.logEvery == 0 || step == configuration.steps {
                 let seconds = Date().timeIntervalSince(windowStart)
                 var record: [String: Any] = ["step": step, "loss": Double(loss.item), "lr": Double(optimizer.learningRate),
-                                             "grad_norm": Double(result.gradientNorm), "images_per_s": Double(windowImages) / max(seconds, 1e-9)]
+                                             "grad_norm": Double(result.gradientNorm), "images_per_s": Double(windowImages) / max(seconds, 1e-9),
+                                             "elapsed": ((elapsedBefore + Date().timeIntervalSince(start)) * 10).rounded() / 10]
                 for (key, value) in result.metrics { record[key] = value }
                 try metrics.append(String(decoding: try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]), as: UTF8.self) + "\n")
-                history.append((step, Float((record[progressKey] as? Double) ?? Double(loss.item))))
+                for key in task.plottedMetrics {
+                    if let value = record[key] as? Double { history[key, default: []].append((step, Float(value))) }
+                }
                 windowStart = Date()
                 windowImages = 0
             }
@@ -233,10 +245,10 @@ public final class Trainer {
                 if progressKey != "loss", let value = result.metrics[progressKey] { fields.append("\(progressKey) \(String(format: "%.4f", value))") }
                 progress.update(step: step, fields: fields)
             }
-            if configuration.sampleEvery > 0 && step % configuration.sampleEvery == 0 && step < configuration.steps {
+            if step < configuration.steps && due(configuration.sampleEvery, configuration.sampleSeconds, since: &lastSamples) {
                 try writeSamples()
             }
-            if configuration.checkpointEvery > 0 && step % configuration.checkpointEvery == 0 && step < configuration.steps {
+            if step < configuration.steps && due(configuration.checkpointEvery, configuration.checkpointSeconds, since: &lastCheckpoint) {
                 try save()
             }
         }
@@ -244,6 +256,15 @@ public final class Trainer {
         try save()
         try writeSamples()
         return reachedDeadline ? .reachedTimeLimit : .finished
+    }
+
+    /// Whether an interval of `steps` (when positive) or else of `seconds` since `last` has
+    /// passed at this step; moves `last` on when it has.
+    private func due(_ steps: Int, _ seconds: Double?, since last: inout Date) -> Bool {
+        if steps > 0 { return step % steps == 0 }
+        guard let seconds, Date().timeIntervalSince(last) >= seconds else { return false }
+        last = Date()
+        return true
     }
 
     /// What one training step did.

@@ -13,12 +13,18 @@ public struct TrainerConfiguration: Codable, Sendable, Equatable {
     public var gradientClip: Float?
     /// EMA decay of the weights used for sampling (nil: no EMA, sample the raw weights).
     public var emaDecay: Float?
-    /// Steps between sample grids (`samples/step-NNNNNN.png`; 0: only at the end).
+    /// Steps between sample grids (`samples/step-NNNNNN.png`; 0: by ``sampleSeconds``, or only
+    /// at the end).
     public var sampleEvery: Int
+    /// Seconds between sample grids when ``sampleEvery`` is 0 (nil: only at the end).
+    public var sampleSeconds: Double?
     /// Images in each sample grid.
     public var sampleCount: Int
-    /// Steps between checkpoints (0: only at the end and when stopped).
+    /// Steps between checkpoints (0: by ``checkpointSeconds``, or only at the end and when
+    /// stopped).
     public var checkpointEvery: Int
+    /// Seconds between checkpoints when ``checkpointEvery`` is 0 (nil: only at the end).
+    public var checkpointSeconds: Double?
     /// Steps between metric records and plain progress lines.
     public var logEvery: Int
     /// The seed of the run's data order and noise.
@@ -37,7 +43,9 @@ public struct TrainerConfiguration: Codable, Sendable, Equatable {
                 gradientClip: Float? = TrainingDefaults.standard.gradientClip, emaDecay: Float? = TrainingDefaults.standard.emaDecay,
                 sampleEvery: Int = TrainingDefaults.standard.sampleEvery, sampleCount: Int = 64,
                 checkpointEvery: Int = TrainingDefaults.standard.checkpointEvery, logEvery: Int = TrainingDefaults.standard.logEvery,
-                seed: UInt64 = 0, maximumNonFiniteSteps: Int = 10) {
+                seed: UInt64 = 0, maximumNonFiniteSteps: Int = 10,
+                sampleSeconds: Double? = TrainingDefaults.standard.sampleSeconds,
+                checkpointSeconds: Double? = TrainingDefaults.standard.checkpointSeconds) {
         self.steps = steps
         self.batchSize = batchSize
         self.learningRate = learningRate
@@ -46,8 +54,10 @@ public struct TrainerConfiguration: Codable, Sendable, Equatable {
         self.gradientClip = gradientClip
         self.emaDecay = emaDecay
         self.sampleEvery = sampleEvery
+        self.sampleSeconds = sampleSeconds
         self.sampleCount = sampleCount
         self.checkpointEvery = checkpointEvery
+        self.checkpointSeconds = checkpointSeconds
         self.logEvery = logEvery
         self.seed = seed
         self.maximumNonFiniteSteps = maximumNonFiniteSteps
@@ -56,7 +66,8 @@ public struct TrainerConfiguration: Codable, Sendable, Equatable {
     /// Throws when no run could train with these settings (they may come from a crafted file).
     public func validate() throws(ConfigurationError) {
         guard steps >= 1, steps <= 1 << 40, batchSize >= 1, batchSize <= 1 << 20, warmupSteps >= 0, logEvery >= 1,
-              sampleEvery >= 0, checkpointEvery >= 0, sampleCount >= 1, sampleCount <= 4096, maximumNonFiniteSteps >= 1 else {
+              sampleEvery >= 0, checkpointEvery >= 0, sampleCount >= 1, sampleCount <= 4096, maximumNonFiniteSteps >= 1,
+              (sampleSeconds ?? 1) > 0, (checkpointSeconds ?? 1) > 0 else {
             throw .settings("the training settings are impossible (steps \(steps), batch \(batchSize), warm-up \(warmupSteps), every \(logEvery)/\(sampleEvery)/\(checkpointEvery))")
         }
         guard learningRate > 0, learningRate.isFinite, (gradientClip ?? 1) > 0, (gradientClip ?? 1).isFinite,
@@ -87,10 +98,14 @@ public struct TrainingDefaults: Sendable, Equatable {
     public var gradientClip: Float? = 1
     /// EMA decay of the sampling weights (nil: no EMA).
     public var emaDecay: Float? = 0.999
-    /// Steps between sample grids (0: only at the end).
-    public var sampleEvery = 500
-    /// Steps between checkpoints (0: only at the end and when stopped).
-    public var checkpointEvery = 500
+    /// Steps between sample grids (0: every ``sampleSeconds``).
+    public var sampleEvery = 0
+    /// Seconds between sample grids: one every two minutes suits every family's speed.
+    public var sampleSeconds: Double? = 120
+    /// Steps between checkpoints (0: every ``checkpointSeconds``).
+    public var checkpointEvery = 0
+    /// Seconds between checkpoints: a kill loses at most five minutes.
+    public var checkpointSeconds: Double? = 300
     /// Steps between metric records and progress lines.
     public var logEvery = 50
 
@@ -99,8 +114,8 @@ public struct TrainingDefaults: Sendable, Equatable {
     public static let standard = TrainingDefaults()
 
     public init(steps: Int = 2000, batchSize: Int = 64, learningRate: Float = 2e-4, warmupSteps: Int = 100,
-                gradientClip: Float? = 1, emaDecay: Float? = 0.999, sampleEvery: Int = 500, checkpointEvery: Int = 500,
-                logEvery: Int = 50) {
+                gradientClip: Float? = 1, emaDecay: Float? = 0.999, sampleEvery: Int = 0, checkpointEvery: Int = 0,
+                logEvery: Int = 50, sampleSeconds: Double? = 120, checkpointSeconds: Double? = 300) {
         self.steps = steps
         self.batchSize = batchSize
         self.learningRate = learningRate
@@ -110,12 +125,15 @@ public struct TrainingDefaults: Sendable, Equatable {
         self.sampleEvery = sampleEvery
         self.checkpointEvery = checkpointEvery
         self.logEvery = logEvery
+        self.sampleSeconds = sampleSeconds
+        self.checkpointSeconds = checkpointSeconds
     }
 
     /// A trainer configuration with these defaults.
     public func configuration(steps: Int? = nil, seed: UInt64 = 0) -> TrainerConfiguration {
         TrainerConfiguration(steps: steps ?? self.steps, batchSize: batchSize, learningRate: learningRate, warmupSteps: warmupSteps,
                              gradientClip: gradientClip, emaDecay: emaDecay, sampleEvery: sampleEvery,
-                             checkpointEvery: checkpointEvery, logEvery: logEvery, seed: seed)
+                             checkpointEvery: checkpointEvery, logEvery: logEvery, seed: seed,
+                             sampleSeconds: sampleSeconds, checkpointSeconds: checkpointSeconds)
     }
 }

@@ -42,6 +42,7 @@ public struct RunSettings: Sendable, Equatable {
 
     /// Throws a usage error for values no run can have.
     public func validate() throws {
+        if steps != nil && epochs != nil { throw GenError.usage("give --steps or --epochs, not both") }
         for (name, value) in [("--steps", steps), ("--epochs", epochs), ("--batch-size", batchSize), ("--log-every", logEvery)] {
             if let value, value < 1 { throw GenError.usage("\(name) must be at least 1") }
         }
@@ -66,11 +67,14 @@ public struct RunSettings: Sendable, Equatable {
         }
         let clip = gradientClip ?? defaults.gradientClip ?? 0
         let decay = emaDecay ?? defaults.emaDecay ?? 0
+        // intervals given in steps replace the defaults' intervals in time
         return TrainerConfiguration(
             steps: steps, batchSize: batchSize, learningRate: learningRate ?? defaults.learningRate,
             warmupSteps: warmupSteps ?? defaults.warmupSteps, gradientClip: clip > 0 ? clip : nil, emaDecay: decay > 0 ? decay : nil,
             sampleEvery: sampleEvery ?? defaults.sampleEvery, checkpointEvery: checkpointEvery ?? defaults.checkpointEvery,
-            logEvery: logEvery ?? defaults.logEvery, seed: seed)
+            logEvery: logEvery ?? defaults.logEvery, seed: seed,
+            sampleSeconds: sampleEvery == nil ? defaults.sampleSeconds : nil,
+            checkpointSeconds: checkpointEvery == nil ? defaults.checkpointSeconds : nil)
     }
 }
 

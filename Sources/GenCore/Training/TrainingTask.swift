@@ -35,9 +35,12 @@ public protocol TrainingTask: AnyObject {
     /// is ``model``.
     var sampledModule: Module { get }
 
-    /// The metrics-log key that `loss.png` and the progress line follow (a GAN's Wasserstein
-    /// estimate: its generator loss says little). The default is `loss`.
+    /// The metrics-log key that the progress line follows (a GAN's Wasserstein estimate: its
+    /// generator loss says little). The default is `loss`.
     var progressMetric: String { get }
+
+    /// The metrics-log keys `loss.png` draws, one line each. The default is ``progressMetric``.
+    var plottedMetrics: [String] { get }
 
     /// `count` samples `[count, C, H, W]` in ``pixelRange`` from `model` (the trainer has put the
     /// EMA weights in ``sampledModule`` and switched it to evaluation mode).
@@ -55,6 +58,7 @@ public protocol TrainingTask: AnyObject {
 extension TrainingTask {
     public var sampledModule: Module { model }
     public var progressMetric: String { "loss" }
+    public var plottedMetrics: [String] { [progressMetric] }
     public func willTrain(step: Int) {}
     public var drawsSamples: Bool { true }
 }

@@ -146,4 +146,33 @@ struct HDF5BadInputTests {
             Issue.record("unexpected error type \(error)")
         }
     }
+
+    /// h5py's LZF filter is read by gen itself (no plugins): the LZF file gives the gzip file's
+    /// images and labels exactly; an unknown filter is refused with the filters gen reads and
+    /// how to repack.
+    @Test func lzfReadsLikeGzip() throws {
+        let gzip = try openData("chunked_gzip.h5"), lzf = try openData("chunked_lzf.h5")
+        let rows = Array(0..<50)
+        #expect(try lzf.images(at: rows, scaledTo: .unit).scalars == gzip.images(at: rows, scaledTo: .unit).scalars)
+        #expect(try lzf.labels(at: rows) == gzip.labels(at: rows))
+        do {
+            _ = try openData("unknown_filter.h5").images(at: [0], scaledTo: .unit)
+            Issue.record("an unknown filter was read")
+        } catch let error as DataError {
+            #expect(error.description.contains("gzip, shuffle, LZF") && error.description.contains("h5repack"), "\(error)")
+        }
+    }
+
+    /// An HDF5 file gen can read imports into gen's own layout, images and labels alike.
+    @Test func hdf5Imports() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("gen-h5-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let out = folder.appendingPathComponent("out.h5")
+        let summary = try DatasetImporter.run(source: dataFixtures.appendingPathComponent("chunked_lzf.h5"), to: out)
+        #expect(summary.format == .hdf5 && summary.count == 50 && summary.labelled)
+        let imported = try HDF5Dataset(url: out), original = try openData("chunked_gzip.h5")
+        #expect(try imported.images(at: Array(0..<50), scaledTo: .unit).scalars == original.images(at: Array(0..<50), scaledTo: .unit).scalars)
+        #expect(try imported.labels(at: [0, 49]) == original.labels(at: [0, 49]))
+    }
 }

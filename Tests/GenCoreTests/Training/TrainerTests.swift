@@ -117,10 +117,30 @@ struct TrainerTests {
 
     /// The loss plot is a readable PNG.
     @Test func lossPlotDraws() throws {
-        let image = LossPlot.image(steps: Array(1...100), losses: (1...100).map { 1 / Float($0) })
-        #expect(image.width == 720 && image.channels == 3)
+        let history = ["loss": (1...100).map { (step: $0, value: 1 / Float($0)) }]
+        let image = LossPlot.image(history: history, metrics: ["loss"], title: "ddpm run", width: 760, height: 440)
+        #expect(image.width == 760 && image.channels == 3)
         #expect(try PNG.decode(PNG.encode(image)) == image)
-        #expect(image.pixels.contains { $0 != 255 })
+        func count(_ color: Canvas.Color) -> Int {
+            stride(from: 0, to: image.pixels.count, by: 3).filter { (image.pixels[$0], image.pixels[$0 + 1], image.pixels[$0 + 2]) == color }.count
+        }
+        // the smoothed line, the faint raw one, and black axes, ticks and numbers
+        #expect(count(LinePlot.palette[0]) > 100 && count(LinePlot.light(LinePlot.palette[0])) > 50 && count((0, 0, 0)) > 500)
+        // a span of two decades is drawn on a log scale: ticks at 0.01, 0.1 and 1
+        #expect(LinePlot.logTicks(low: -2, high: 0).contains(0.01) && LinePlot.label(0.01) == "0.01" && LinePlot.label(2e-5) == "2e-5")
+        #expect(LinePlot.ticks(low: 0, high: 1000) == [0, 200, 400, 600, 800, 1000])
+    }
+
+    /// The font draws the digits it is given: "8" has more ink than "1", and a label's width
+    /// is its length times six.
+    @Test func canvasText() {
+        func ink(_ text: String) -> Int {
+            var canvas = Canvas(width: 40, height: 10)
+            canvas.text(text, x: 1, y: 1)
+            return stride(from: 0, to: canvas.pixels.count, by: 3).filter { canvas.pixels[$0] == 0 }.count
+        }
+        #expect(ink("8") > ink("1") && ink("1") > 0 && ink(" ") == 0)
+        #expect(Canvas.textWidth("step", scale: 2) == 48)
     }
 
     /// A deadline stops the run saved, with its samples, as a finished run would be; resuming
