@@ -39,11 +39,13 @@ let package = Package(
         // element-wise ones, the worker pool, the convolutions' Winograd transforms and row copies.
         .target(name: "CKernels", path: "Sources/CKernels"),
 
-        .target(name: "GenCore", dependencies: ["CBLAS", "CHDF5", "CPNG", "CZlib", "CGlibc", "CKernels"]),
-        .target(name: "Diffusion", dependencies: ["GenCore"]),
-        .target(name: "VAE", dependencies: ["GenCore"]),
-        .target(name: "Flows", dependencies: ["GenCore"]),
-        .target(name: "GAN", dependencies: ["GenCore"]),
+        .target(name: "GenCore", dependencies: ["CBLAS", "CHDF5", "CPNG", "CZlib", "CGlibc", "CKernels"],
+                resources: [.embedInCode("PyTorch/classifier.py")]),
+        // Each family ships its PyTorch module (gen export --pytorch) as a Python file built into the code.
+        .target(name: "Diffusion", dependencies: ["GenCore"], resources: [.embedInCode("PyTorch/unet.py")]),
+        .target(name: "VAE", dependencies: ["GenCore"], resources: [.embedInCode("PyTorch/vae.py")]),
+        .target(name: "Flows", dependencies: ["GenCore"], resources: [.embedInCode("PyTorch/realnvp.py")]),
+        .target(name: "GAN", dependencies: ["GenCore"], resources: [.embedInCode("PyTorch/wgan.py")]),
         // The one list of the families (the registry), and what needs all of them (the benchmarks).
         .target(name: "GenFamilies", dependencies: ["GenCore", "Diffusion", "VAE", "Flows", "GAN"]),
         .executableTarget(

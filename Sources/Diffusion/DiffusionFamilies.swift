@@ -8,6 +8,7 @@ public enum DDPMFamily: ModelFamily {
     public static let capabilities: FamilyCapabilities = [.drawsImages, .samplers]
     public static let metrics: [EvaluationMetric] = [.bpd, .fid, .kid, .pr]
     public static func makeTask(_ configuration: DDPMConfiguration) -> DDPM { DDPM(configuration) }
+    public static func pytorchModule(for configuration: DDPMConfiguration) -> PyTorchModule? { configuration.unet.pytorchModule }
 }
 
 /// `gen train sde`: score-based models through an SDE (Song et al. 2021).
@@ -18,6 +19,7 @@ public enum ScoreSDEFamily: ModelFamily {
     public static let capabilities: FamilyCapabilities = [.drawsImages, .samplers]
     public static let metrics: [EvaluationMetric] = [.bpd, .fid, .kid, .pr]
     public static func makeTask(_ configuration: ScoreSDEConfiguration) -> ScoreSDE { ScoreSDE(configuration) }
+    public static func pytorchModule(for configuration: ScoreSDEConfiguration) -> PyTorchModule? { configuration.unet.pytorchModule }
 }
 
 /// `gen train flow`: flow matching on the linear path (Lipman et al. 2023).
@@ -28,6 +30,20 @@ public enum FlowMatchingFamily: ModelFamily {
     public static let capabilities: FamilyCapabilities = [.drawsImages, .samplers]
     public static let metrics: [EvaluationMetric] = [.bpd, .fid, .kid, .pr]
     public static func makeTask(_ configuration: FlowMatchingConfiguration) -> FlowMatching { FlowMatching(configuration) }
+    public static func pytorchModule(for configuration: FlowMatchingConfiguration) -> PyTorchModule? { configuration.unet.pytorchModule }
+}
+
+extension UNetConfiguration {
+    /// The UNet in PyTorch (`PyTorch/unet.py`: `Model(x, t)` is ``UNet/callAsFunction(_:times:)``)
+    /// and its keyword arguments: the configuration's fields in snake case.
+    public var pytorchModule: PyTorchModule {
+        PyTorchModule(source: String(decoding: PackageResources.unet_py, as: UTF8.self), arguments: [
+            "image_channels": .integer(imageChannels), "base_channels": .integer(baseChannels),
+            "channel_multipliers": .integers(channelMultipliers), "residual_blocks_per_level": .integer(residualBlocksPerLevel),
+            "attention_resolutions": .integers(attentionResolutions), "dropout": .number(dropout), "groups": .integer(groups),
+            "image_size": .integer(imageSize),
+        ])
+    }
 }
 
 extension DDPM {

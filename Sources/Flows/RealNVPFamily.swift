@@ -9,6 +9,17 @@ public enum RealNVPFamily: ModelFamily {
     public static let capabilities: FamilyCapabilities = [.drawsImages, .temperature]
     public static let metrics: [EvaluationMetric] = [.bpd, .fid, .kid, .pr]
     public static func makeTask(_ configuration: RealNVPConfiguration) -> RealNVP { RealNVP(configuration) }
+
+    /// `PyTorch/realnvp.py`: `log_prob` in logit space (``RealNVPFlow/logDensity(_:)``),
+    /// `inverse`, `bits_per_dim` of 8-bit pixels, `sample`.
+    public static func pytorchModule(for configuration: RealNVPConfiguration) -> PyTorchModule? {
+        PyTorchModule(source: String(decoding: PackageResources.realnvp_py, as: UTF8.self), arguments: [
+            "image_shape": .integers(configuration.imageShape), "scales": .integer(configuration.scales),
+            "couplings": .integer(configuration.couplings), "final_couplings": .integer(configuration.finalCouplings),
+            "hidden": .integer(configuration.hidden), "residual_blocks": .integer(configuration.residualBlocks),
+            "normalization": .text(configuration.normalization.rawValue), "alpha": .number(configuration.alpha),
+        ])
+    }
 }
 
 extension RealNVP: TrainedModel {

@@ -11,6 +11,16 @@ public enum WGANFamily: ModelFamily {
     /// The critic's Wasserstein estimate: the generator's loss says little of progress.
     public static var progressMetric: String { "wasserstein" }
     public static func makeTask(_ configuration: GANConfiguration) -> WGAN { WGAN(configuration) }
+
+    /// `PyTorch/wgan.py`: `generator(z)` (the EMA weights when exported for sampling) and
+    /// `critic(x)`, spectral norm from the stored u and v.
+    public static func pytorchModule(for configuration: GANConfiguration) -> PyTorchModule? {
+        PyTorchModule(source: String(decoding: PackageResources.wgan_py, as: UTF8.self), arguments: [
+            "image_shape": .integers(configuration.imageShape), "latent": .integer(configuration.latent),
+            "generator_width": .integer(configuration.generatorWidth), "critic_width": .integer(configuration.criticWidth),
+            "leaky_slope": .number(configuration.leakySlope),
+        ])
+    }
     /// Adam with SNGAN's betas for the critic and the generator.
     public static func optimizers(for task: WGAN, learningRate: Float) -> [Optimizer] { task.optimizers(learningRate: learningRate) }
 }

@@ -9,6 +9,17 @@ public enum VAEFamily: ModelFamily {
     public static let capabilities: FamilyCapabilities = [.drawsImages, .interpolation, .reconstruction]
     public static let metrics: [EvaluationMetric] = [.nll, .fid, .kid, .pr]
     public static func makeTask(_ configuration: VAEConfiguration) -> VAE { VAE(configuration) }
+
+    /// `PyTorch/vae.py`: `encode`, `decode` (logits or the Gaussian mean), `forward` (the
+    /// reconstruction at the posterior mean), `elbo`, `sample`.
+    public static func pytorchModule(for configuration: VAEConfiguration) -> PyTorchModule? {
+        PyTorchModule(source: String(decoding: PackageResources.vae_py, as: UTF8.self), arguments: [
+            "image_shape": .integers(configuration.imageShape), "architecture": .text(configuration.architecture.rawValue),
+            "latent": .integer(configuration.latent), "hidden": .integer(configuration.hidden),
+            "likelihood": .text(configuration.likelihood.rawValue), "fixed_std": configuration.fixedStd.map { .number($0) } ?? .none,
+            "beta": .number(configuration.beta),
+        ])
+    }
 }
 
 /// The importance-weighted bound of a VAE's log-likelihood (Burda et al. 2016), and how the

@@ -10,15 +10,15 @@ struct DataCommand: ParsableCommand {
 
     struct Import: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Convert IDX (MNIST), CSV, NPY or a folder of PNGs into a chunked, gzip-compressed HDF5 file.")
+            abstract: "Convert IDX (MNIST), CSV, NPY, another HDF5 file or a folder of PNGs into a chunked, gzip-compressed HDF5 file.")
 
-        @Argument(help: "The source: an IDX file (.gz or plain), a .csv(.gz), a .npy, or a folder of PNG files.")
+        @Argument(help: "The source: an IDX file (.gz or plain), a .csv(.gz), a .npy, an .h5, a folder of PNG files, or a folder of IDX files as MNIST ships them (one output per split: OUT-train.h5, OUT-t10k.h5).")
         var source: String
 
         @Option(help: "The HDF5 file to write (datasets 'images', uint8, and 'labels').")
         var out: String
 
-        @Option(help: "The source format (idx, csv, npy, png); guessed from the name when omitted.")
+        @Option(help: "The source format (idx, csv, npy, png, hdf5); guessed from the name when omitted.")
         var format: ImportFormat?
 
         @Option(help: "A separate labels file (IDX or NPY) for IDX and NPY sources.")

@@ -7,7 +7,7 @@ struct Gen: ParsableCommand {
         commandName: "gen",
         abstract: "Train generative models of images on the CPU: diffusion, VAE, flows and GANs.",
         version: GenCore.version,
-        subcommands: [Train.self, Sample.self, Eval.self, Runs.self, DataCommand.self, Info.self, Bench.self])
+        subcommands: [Train.self, Sample.self, Eval.self, Runs.self, Export.self, DataCommand.self, Info.self, Bench.self])
 }
 
 // A closed standard descriptor (`2>&-`) would be handed to the next file gen opens, and notes

@@ -21,6 +21,9 @@ public struct EvaluationRequest: Sendable {
     public var features: URL?
     /// Where runs live, for finding a classifier.
     public var runs = URL(fileURLWithPath: "runs")
+    /// Whether the result is appended to the run folder's `eval.jsonl` (as `gen eval` does);
+    /// false for a run folder that must not change (a read-only or shared one).
+    public var recordsResult = true
 
     public init(data: String, dataset: String? = nil, metrics: [EvaluationMetric]? = nil, count: Int? = nil) {
         self.data = data
@@ -71,7 +74,7 @@ public enum Evaluation {
             if let steps = source.steps { fields.set("sampler_steps", .integer(steps)) }
             log("\(metrics.map(\.rawValue).joined(separator: ", ")) of samples from \(run.folder.path) (\(run.kind)) against images of \(request.data)")
             fields.append(contentsOf: try sampleQuality(source, test: test, request: request, metrics: metrics, folder: run.folder.path, log: log))
-            record(fields, in: run.folder, log: log)
+            if request.recordsResult { record(fields, in: run.folder, log: log) }
             return fields
         }
         let rows = try scoredRows(run, test: test, request: request, metrics: metrics, log: log)
@@ -98,7 +101,7 @@ public enum Evaluation {
             fields.set("seed", .integer(Int(truncatingIfNeeded: request.seed)))
         }
         fields.set("seconds", .number(Date().timeIntervalSince(start), decimals: 1))
-        record(fields, in: run.folder, log: log)
+        if request.recordsResult { record(fields, in: run.folder, log: log) }
         return fields
     }
 

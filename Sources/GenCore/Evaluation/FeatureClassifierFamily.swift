@@ -14,6 +14,15 @@ public enum FeatureClassifierFamily: ModelFamily {
         FeatureClassifier(configuration)
     }
 
+    /// `PyTorch/classifier.py`: `Model(x)` gives the logits, `Model.features(x)` the features the
+    /// sample metrics compare.
+    public static func pytorchModule(for configuration: FeatureClassifierConfiguration) -> PyTorchModule? {
+        PyTorchModule(source: String(decoding: PackageResources.classifier_py, as: UTF8.self), arguments: [
+            "image_shape": .integers(configuration.imageShape), "classes": .integer(configuration.classes),
+            "channels": .integer(configuration.channels), "features": .integer(configuration.features),
+        ])
+    }
+
     /// The classifier of a run folder for the sample metrics, refusing runs of other kinds.
     public static func loadForFeatures(_ folder: URL) throws -> (classifier: FeatureClassifier, checkpoint: URL) {
         let url = folder.appendingPathComponent("checkpoint.safetensors")

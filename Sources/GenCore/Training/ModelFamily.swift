@@ -47,6 +47,9 @@ public protocol ModelFamily: Sendable {
     static func makeTask(_ configuration: Configuration) -> Task
     /// One optimizer per phase of `task` (default: one Adam).
     static func optimizers(for task: Task, learningRate: Float) -> [Optimizer]
+    /// The family's module in PyTorch with the keyword arguments for `configuration`, for
+    /// ``PyTorchExport`` (default: nil, none).
+    static func pytorchModule(for configuration: Configuration) -> PyTorchModule?
 }
 
 extension ModelFamily {
@@ -54,6 +57,7 @@ extension ModelFamily {
     public static var progressMetric: String { "loss" }
     public static var defaultMetrics: [EvaluationMetric] { Array(metrics.prefix(1)) }
     public static func optimizers(for task: Task, learningRate: Float) -> [Optimizer] { [Adam(learningRate: learningRate)] }
+    public static func pytorchModule(for configuration: Configuration) -> PyTorchModule? { nil }
 }
 
 /// A model configuration as a run stores it: Codable, and checked before anything is built
