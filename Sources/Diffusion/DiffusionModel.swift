@@ -51,6 +51,32 @@ extension DiffusionModel {
 
     public func defaultSteps(_ sampler: BuiltInSampler) -> Int { sampler.defaultSteps }
 
+    /// Fills in masked pixels with ``RePaint`` on ``denoiser``, in batches of at most
+    /// ``ImageSource/batchLimit`` images.
+    public func inpaint(_ images: Tensor, keep: Tensor, options: InpaintingOptions, generator: RandomGenerator,
+                        onStep: (Int, Int) -> Void = { _, _ in }) throws -> Tensor {
+        let (steps, resamplings, jump) = (options.steps ?? 100, options.resamplings ?? 5, options.jump ?? 10)
+        guard steps >= 1, resamplings >= 1, jump >= 1 else { throw GenError.usage("inpainting: --steps, --resample and --jump must be at least 1") }
+        guard images.rank == 4, Array(images.shape.dropFirst()) == imageShape else {
+            throw GenError.badData("inpainting: images are \(Array(images.shape.dropFirst())), the \(kind) run was trained on \(imageShape)")
+        }
+        guard keep.shape == [1, 1, imageShape[1], imageShape[2]] else {
+            throw GenError.badData("inpainting: the mask is \(keep.shape.suffix(2).map(String.init).joined(separator: "×")), the images \(imageShape[1])×\(imageShape[2])")
+        }
+        let repaint = RePaint(steps: steps, resamplings: resamplings, jump: jump)
+        guard images.shape[0] > ImageSource.batchLimit else {
+            return repaint.inpaint(denoiser, known: images, keep: keep, generator: generator, onStep: onStep)
+        }
+        let (scalars, size) = (images.scalars, images.count / images.shape[0])
+        var parts: [Tensor] = []
+        for first in stride(from: 0, to: images.shape[0], by: ImageSource.batchLimit) {
+            let rows = first..<min(images.shape[0], first + ImageSource.batchLimit)
+            let batch = Tensor(Array(scalars[(rows.lowerBound * size)..<(rows.upperBound * size)]), shape: [rows.count] + imageShape)
+            parts.append(repaint.inpaint(denoiser, known: batch, keep: keep, generator: generator, onStep: onStep))
+        }
+        return Tensor.concatenate(parts, axis: 0)
+    }
+
     /// Draws with a built-in sampler: the one `options` names (a ``DiffusionSamplerChoice``),
     /// or the model's default for the purpose; refuses samplers that do not fit the process.
     public func imageSource(_ options: DrawOptions) throws -> ImageSource {
@@ -68,7 +94,7 @@ extension DiffusionModel {
             throw GenError.usage("--sampler \(name.rawValue) does not fit a \(kind) run; use one of \(BuiltInSampler.fitting(denoiser.process).map(\.rawValue).joined(separator: ", "))")
         }
         let steps = choice.steps ?? (choice.sampler == nil ? fallback.steps : defaultSteps(name))
-        let sampler = name.make(steps: steps, settings: choice.settings)
+        let sampler = name.make(steps: steps, settings: choice.settings, process: denoiser.process)
         let denoiser = self.denoiser, start = denoiser.evaluations
         return ImageSource(sampler: name.rawValue, steps: steps, isAdaptive: name == .dopri5, evaluations: { denoiser.evaluations - start }) { count, generator, onStep in
             self.sample(count: count, sampler: sampler, generator: generator) { onStep($0.step) }

@@ -12,7 +12,8 @@ struct Eval: ParsableCommand {
         discussion: """
             --metric fid,kid,pr: the sample quality of any generative run against --n test images, both embedded by \
             a classifier run (--features; default: the most recent one for the image shape); --floor: test images \
-            against test images. --metric bpd: bits/dim of the 8-bit data (probability-flow ODE for ddpm, sde and \
+            against test images. With lists (--sampler dpm++2m,ddim --steps 5,10,20), every sampler at every step \
+            count, one line each, and the first metric against network evaluations in RUN/fid-vs-nfe.png. --metric bpd: bits/dim of the 8-bit data (probability-flow ODE for ddpm, sde and \
             flow; exact for realnvp). --metric nll: a vae's importance-weighted bound with --k samples. --metric \
             accuracy: a classifier's. The README says how each is computed.
             """)
@@ -120,6 +121,16 @@ struct Eval: ParsableCommand {
             }
             if sampleMetrics && (solver != nil || solverSteps != nil || trace != nil || k != nil || binarization != nil) {
                 throw GenError.usage("--solver, --solver-steps, --trace, --k and --binarization are for bpd and nll, not fid, kid and pr")
+            }
+            if sampling.isSweep {
+                // every sampler at every step count, one line each as it is done, and a plot beside the run
+                guard sampleMetrics else { throw GenError.usage("lists of --sampler or --steps are for fid, kid and pr") }
+                let metric = (metric?.values ?? run.family.defaultMetrics)[0]
+                let draws = sampling.choices.map { DrawOptions(purpose: .evaluation, sampler: $0) }
+                _ = try Evaluation.sweep(run, request, draws: draws, weights: noEMA ? .raw : .sampling,
+                                         plot: run.folder.appendingPathComponent(Evaluation.sweepPlotName(metric)),
+                                         onResult: { print($0.json) })
+                return
             }
             request.draw = DrawOptions(purpose: .evaluation, sampler: sampling.choice)
             // only the metric in use reads its options: the ODE tolerances are also the sampler's

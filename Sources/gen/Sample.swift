@@ -18,8 +18,8 @@ struct Sample: ParsableCommand {
     @Option(help: "A checkpoint file to sample from instead of a run folder (it holds its configuration).")
     var checkpoint: String?
 
-    @Option(help: "How many images.")
-    var n: Int = 64
+    @Option(help: "How many images (default 64; with --inpaint, the images to fill in, default 8).")
+    var n: Int?
 
     @OptionGroup var sampling: SamplingOptions
 
@@ -28,6 +28,21 @@ struct Sample: ParsableCommand {
 
     @Option(help: "vae runs: write these images (the first --n, spread over the file) beside their reconstructions.")
     var reconstruct: String?
+
+    @Option(help: "ddpm, sde and flow runs: fill in the black pixels of --mask in the first --n images of this HDF5 file or folder of PNGs (RePaint; --steps sets its grid, default 100).")
+    var inpaint: String?
+
+    @Option(help: "Inpainting: an 8-bit gray PNG of the images' size; white pixels are kept, black ones generated.")
+    var mask: String?
+
+    @Option(help: "Inpainting: how often each stretch of --jump steps is run (RePaint's R; default 5; 1: no resampling).")
+    var resample: Int?
+
+    @Option(help: "Inpainting: the length of the stretches noised back up and run again (RePaint's J; default 10).")
+    var jump: Int?
+
+    @Option(help: "Inpainting: completions of each image (default 4).")
+    var completions: Int = 4
 
     @Option(help: "realnvp runs: the temperature of the latent (z ~ N(0, T²); default 1).")
     var temperature: Float?
@@ -54,10 +69,18 @@ struct Sample: ParsableCommand {
     var threads: Int?
 
     func validate() throws {
-        guard n >= 1 else { throw ValidationError("--n must be at least 1") }
+        if let n, n < 1 { throw ValidationError("--n must be at least 1") }
+        if (mask != nil || resample != nil || jump != nil) && inpaint == nil { throw ValidationError("--mask, --resample and --jump are for --inpaint") }
+        if inpaint != nil {
+            guard mask != nil else { throw ValidationError("--inpaint needs --mask MASK.png (white: keep, black: generate)") }
+            guard reconstruct == nil && !interpolate else { throw ValidationError("--inpaint does not go with --reconstruct or --interpolate") }
+            guard sampling.sampler == nil else { throw ValidationError("--inpaint draws with RePaint's ancestral steps; --sampler does not apply") }
+            guard (resample ?? 1) >= 1, (jump ?? 1) >= 1, completions >= 1 else { throw ValidationError("--resample, --jump and --completions must be at least 1") }
+        }
         if let nrow, nrow < 1 { throw ValidationError("--nrow must be at least 1") }
         if runFolder != nil && checkpoint != nil { throw ValidationError("give --run or --checkpoint, not both") }
         if let temperature, !(temperature > 0 && temperature.isFinite) { throw ValidationError("--temperature must be positive") }
+        if sampling.isSweep { throw ValidationError("gen sample takes one --sampler and one --steps; lists are for gen eval") }
     }
 
     func run() throws {
@@ -72,27 +95,46 @@ struct Sample: ParsableCommand {
             if reconstruct != nil && !capabilities.contains(.reconstruction) {
                 throw GenError.usage("--reconstruct needs a \(registry.kinds { $0.capabilities.contains(.reconstruction) }.joined(separator: " or ")) run; \(run.folder.path) is a \(run.kind) run")
             }
+            if inpaint != nil && !capabilities.contains(.inpainting) {
+                throw GenError.usage("--inpaint needs a \(registry.kinds { $0.capabilities.contains(.inpainting) }.joined(separator: ", ")) run; \(run.folder.path) is a \(run.kind) run")
+            }
             if interpolate && !capabilities.contains(.interpolation) {
                 throw GenError.usage("--interpolate needs a \(registry.kinds { $0.capabilities.contains(.interpolation) }.joined(separator: " or ")) run; \(run.folder.path) is a \(run.kind) run")
             }
             let generator = RandomGenerator(seed: seed, stream: .sampling)
             let start = Date()
             let images: Tensor, columns: Int, what: String
-            if let reconstruct {
+            if let inpaint, let mask {
+                let shape = run.model.imageShape
+                let keep = try Inpainting.readMask(URL(fileURLWithPath: mask), height: shape[1], width: shape[2])
+                let originals = try Inpainting.readImages(inpaint, shape: shape, count: n ?? 8)
+                let options = InpaintingOptions(steps: sampling.steps?.values.first, resamplings: resample, jump: jump)
+                var progress: ProgressReporter?
+                let filled = try run.model.inpaint(Inpainting.repeated(originals, times: completions), keep: keep, options: options,
+                                                   generator: generator) { done, total in
+                    if progress == nil { progress = ProgressReporter(total: total, label: "inpainting step", lineEvery: max(1, total / 10)) }
+                    progress?.update(step: done)
+                }
+                progress?.finishLine()
+                (images, columns) = Inpainting.grid(originals: originals, keep: keep, completions: filled)
+                let seconds = String(format: "%.1f", Date().timeIntervalSince(start))
+                what = "rows: masked input, \(completions) completions by RePaint, original; \(seconds) s"
+            } else if let reconstruct {
                 let data = try HDF5Dataset(url: URL(fileURLWithPath: reconstruct), options: .init(readLabels: false))
                 guard data.imageShape == run.model.imageShape else {
                     throw GenError.badData("\(reconstruct): images are \(data.imageShape), the \(run.kind) run was trained on \(run.model.imageShape)")
                 }
-                let count = min(n, data.count)
+                let count = min(n ?? 64, data.count)
                 columns = nrow ?? 8
                 images = try run.model.reconstructionGrid(of: try data.images(at: (0..<count).map { $0 * data.count / count }, scaledTo: .unit),
                                                          columns: columns, generator: generator)
                 what = "inputs (odd rows) and reconstructions (even rows)"
             } else if interpolate {
                 columns = max(nrow ?? 8, 2)
-                images = try run.model.interpolationGrid(rows: max(1, n / columns), columns: columns, generator: generator)
+                images = try run.model.interpolationGrid(rows: max(1, (n ?? 64) / columns), columns: columns, generator: generator)
                 what = "latent interpolations"
             } else {
+                let n = self.n ?? 64
                 let source = try run.model.imageSource(DrawOptions(purpose: .display, sampler: sampling.choice, temperature: temperature))
                 let progress = source.totalSteps(count: n).map { ProgressReporter(total: $0, label: "sampling step", lineEvery: max(1, $0 / 10)) }
                 images = source.draw(count: n, generator: generator) { progress?.update(step: $0) }
@@ -121,14 +163,16 @@ struct Sample: ParsableCommand {
 struct SamplingOptions: ParsableArguments {
     @Option(help: """
         Sampler. ddpm and sde runs: ddpm (ancestral), ddim, euler-maruyama, reverse-diffusion, pc \
-        (predictor-corrector), or an ODE method for the probability-flow ODE: euler, midpoint, heun, rk4, dopri5. \
-        flow runs: the ODE methods, ddpm and ddim. Default: gen sample: ddpm for ddpm runs, euler-maruyama for sde runs, \
-        heun for flow runs; gen eval: ddim for ddpm runs, heun for sde and flow runs.
+        (predictor-corrector), or an ODE method for the probability-flow ODE: euler, midpoint, heun, rk4, dopri5, \
+        or a few-step solver: dpm++2m, dpm++3m (DPM-Solver++), heun-karras (EDM). \
+        flow runs: the ODE methods, the few-step solvers, ddpm and ddim. Default: gen sample: ddpm for ddpm runs, euler-maruyama for sde runs, \
+        heun for flow runs; gen eval: ddim for ddpm runs, heun for sde and flow runs. \
+        gen eval takes a comma-separated list (with --steps, every sampler at every step count).
         """)
-    var sampler: BuiltInSampler?
+    var sampler: CommaList<BuiltInSampler>?
 
-    @Option(help: "Sampling steps (default: ddpm 250 (at most T), ddim 50, SDE samplers 500, euler 100, midpoint/heun 50, rk4 25; for dopri5 the progress intervals, 4; gen eval: 50 ddim, 25 heun).")
-    var steps: Int?
+    @Option(help: "Sampling steps (default: ddpm 250 (at most T), ddim 50, SDE samplers 500, euler 100, midpoint/heun 50, rk4 25, dpm++ 20 (= network evaluations), heun-karras 18 noise levels (35 evaluations); for dopri5 the progress intervals, 4; gen eval: 50 ddim, 25 heun). gen eval takes a comma-separated list.")
+    var steps: CommaList<Int>?
 
     @Option(help: "Predictor-corrector: the corrector's signal-to-noise ratio.")
     var snr: Double = 0.16
@@ -151,24 +195,47 @@ struct SamplingOptions: ParsableArguments {
     @Option(help: "DDPM's variance: small or large.")
     var variance: DDPMSampler.Variance = .small
 
-    @Flag(inversion: .prefixedNo, help: "Clip the predicted data to [-1, 1] at each step (ddpm, ddim).")
+    @Flag(inversion: .prefixedNo, help: "Clip the predicted data to [-1, 1] at each step (ddpm, ddim, dpm++).")
     var clip = true
 
     func validate() throws {
-        if let steps, steps < 1 { throw ValidationError("--steps must be at least 1") }
+        if let steps, steps.values.contains(where: { $0 < 1 }) { throw ValidationError("--steps must be at least 1") }
         guard eta >= 0 else { throw ValidationError("--eta must not be negative") }
         guard snr > 0, correctorSteps >= 0, rtol > 0, atol > 0 else {
             throw ValidationError("--snr, --rtol and --atol must be positive, --corrector-steps not negative")
         }
     }
 
-    /// The sampler to ask for: nil (the model's default) unless a sampler, steps or settings are given.
-    var choice: DiffusionSamplerChoice? {
-        let settings = SamplerSettings(eta: eta, variance: variance, clipData: clip, signalToNoise: snr, predictor: predictor,
-                                       correctorSteps: correctorSteps, relativeTolerance: rtol, absoluteTolerance: atol)
-        guard sampler != nil || steps != nil || settings != SamplerSettings() else { return nil }
-        return DiffusionSamplerChoice(sampler, steps: steps, settings: settings)
+    var settings: SamplerSettings {
+        SamplerSettings(eta: eta, variance: variance, clipData: clip, signalToNoise: snr, predictor: predictor,
+                        correctorSteps: correctorSteps, relativeTolerance: rtol, absoluteTolerance: atol)
     }
+
+    /// Whether a list asks for more than one sampler or step count (`gen eval` only).
+    var isSweep: Bool { (sampler?.values.count ?? 1) > 1 || (steps?.values.count ?? 1) > 1 }
+
+    /// The sampler to ask for: nil (the model's default) unless a sampler, steps or settings
+    /// are given. With lists, their first entries (``choices`` has them all).
+    var choice: DiffusionSamplerChoice? { choices[0] }
+
+    /// Every sampler at every step count, samplers outermost (one nil: the model's default).
+    var choices: [DiffusionSamplerChoice?] {
+        let settings = self.settings
+        guard sampler != nil || steps != nil || settings != SamplerSettings() else { return [nil] }
+        let samplers: [BuiltInSampler?] = sampler?.values ?? [nil], counts: [Int?] = steps?.values ?? [nil]
+        return samplers.flatMap { name in counts.map { DiffusionSamplerChoice(name, steps: $0, settings: settings) } }
+    }
+}
+
+/// A comma-separated option value: `--steps 5,10,20`.
+struct CommaList<Element: ExpressibleByArgument>: ExpressibleByArgument {
+    var values: [Element]
+    init?(argument: String) {
+        let parsed = argument.split(separator: ",", omittingEmptySubsequences: false).map { Element(argument: $0.trimmingCharacters(in: .whitespaces)) }
+        guard !parsed.isEmpty, parsed.allSatisfy({ $0 != nil }) else { return nil }
+        values = parsed.compactMap { $0 }
+    }
+    static var allValueStrings: [String] { Element.allValueStrings }
 }
 
 extension BuiltInSampler: ExpressibleByArgument {}

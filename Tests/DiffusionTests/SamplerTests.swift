@@ -10,24 +10,28 @@ struct SamplerCase: Sendable, CustomTestStringConvertible {
     let needsSDE: Bool
     /// How close the spread of the recovered Gaussian must be.
     let spreadTolerance: Float
-    let make: @Sendable () -> any Sampler
+    /// The sampler for a process (the few-step solvers lay out their grid by its noise levels).
+    let make: @Sendable (any NoiseProcess) -> any Sampler
     var testDescription: String { name }
 }
 
 let samplerCases: [SamplerCase] = [
-    SamplerCase(name: "DDPM small variance", needsSDE: false, spreadTolerance: 0.015) { DDPMSampler(steps: 1000, variance: .small, clipData: false) },
-    SamplerCase(name: "DDPM large variance", needsSDE: false, spreadTolerance: 0.015) { DDPMSampler(steps: 1000, variance: .large, clipData: false) },
-    SamplerCase(name: "DDIM η=0", needsSDE: false, spreadTolerance: 0.03) { DDIMSampler(steps: 100, eta: 0, clipData: false) },
-    SamplerCase(name: "DDIM η=1", needsSDE: false, spreadTolerance: 0.03) { DDIMSampler(steps: 200, eta: 1, clipData: false) },
-    SamplerCase(name: "Euler–Maruyama", needsSDE: true, spreadTolerance: 0.02) { EulerMaruyamaSampler(steps: 1000) },
-    SamplerCase(name: "reverse diffusion", needsSDE: true, spreadTolerance: 0.02) { ReverseDiffusionSampler(steps: 1000) },
-    SamplerCase(name: "predictor–corrector", needsSDE: true, spreadTolerance: 0.03) { PredictorCorrectorSampler(steps: 500) },
-    SamplerCase(name: "PC with EM predictor", needsSDE: true, spreadTolerance: 0.03) { PredictorCorrectorSampler(steps: 500, predictor: .eulerMaruyama) },
-    SamplerCase(name: "ODE Euler", needsSDE: false, spreadTolerance: 0.03) { ProbabilityFlowSampler(method: .euler, steps: 1000) },
-    SamplerCase(name: "ODE midpoint", needsSDE: false, spreadTolerance: 0.015) { ProbabilityFlowSampler(method: .midpoint, steps: 50) },
-    SamplerCase(name: "ODE Heun", needsSDE: false, spreadTolerance: 0.015) { ProbabilityFlowSampler(method: .heun, steps: 50) },
-    SamplerCase(name: "ODE RK4", needsSDE: false, spreadTolerance: 0.015) { ProbabilityFlowSampler(method: .rk4, steps: 20) },
-    SamplerCase(name: "ODE Dormand–Prince", needsSDE: false, spreadTolerance: 0.015) { ProbabilityFlowSampler(method: .dopri5, steps: 2) },
+    SamplerCase(name: "DDPM small variance", needsSDE: false, spreadTolerance: 0.015) { _ in DDPMSampler(steps: 1000, variance: .small, clipData: false) },
+    SamplerCase(name: "DDPM large variance", needsSDE: false, spreadTolerance: 0.015) { _ in DDPMSampler(steps: 1000, variance: .large, clipData: false) },
+    SamplerCase(name: "DDIM η=0", needsSDE: false, spreadTolerance: 0.03) { _ in DDIMSampler(steps: 100, eta: 0, clipData: false) },
+    SamplerCase(name: "DDIM η=1", needsSDE: false, spreadTolerance: 0.03) { _ in DDIMSampler(steps: 200, eta: 1, clipData: false) },
+    SamplerCase(name: "Euler–Maruyama", needsSDE: true, spreadTolerance: 0.02) { _ in EulerMaruyamaSampler(steps: 1000) },
+    SamplerCase(name: "reverse diffusion", needsSDE: true, spreadTolerance: 0.02) { _ in ReverseDiffusionSampler(steps: 1000) },
+    SamplerCase(name: "predictor–corrector", needsSDE: true, spreadTolerance: 0.03) { _ in PredictorCorrectorSampler(steps: 500) },
+    SamplerCase(name: "PC with EM predictor", needsSDE: true, spreadTolerance: 0.03) { _ in PredictorCorrectorSampler(steps: 500, predictor: .eulerMaruyama) },
+    SamplerCase(name: "ODE Euler", needsSDE: false, spreadTolerance: 0.03) { _ in ProbabilityFlowSampler(method: .euler, steps: 1000) },
+    SamplerCase(name: "ODE midpoint", needsSDE: false, spreadTolerance: 0.015) { _ in ProbabilityFlowSampler(method: .midpoint, steps: 50) },
+    SamplerCase(name: "ODE Heun", needsSDE: false, spreadTolerance: 0.015) { _ in ProbabilityFlowSampler(method: .heun, steps: 50) },
+    SamplerCase(name: "ODE RK4", needsSDE: false, spreadTolerance: 0.015) { _ in ProbabilityFlowSampler(method: .rk4, steps: 20) },
+    SamplerCase(name: "ODE Dormand–Prince", needsSDE: false, spreadTolerance: 0.015) { _ in ProbabilityFlowSampler(method: .dopri5, steps: 2) },
+    SamplerCase(name: "DPM-Solver++(2M)", needsSDE: false, spreadTolerance: 0.015) { DPMSolverSampler(steps: 40, order: 2, clipData: false, process: $0) },
+    SamplerCase(name: "DPM-Solver++(3M)", needsSDE: false, spreadTolerance: 0.015) { DPMSolverSampler(steps: 40, order: 3, clipData: false, process: $0) },
+    SamplerCase(name: "Karras–Heun", needsSDE: false, spreadTolerance: 0.015) { KarrasHeunSampler(steps: 40, process: $0) },
 ]
 
 /// Every sampler with every process it applies to (the reverse-SDE samplers not on the linear
@@ -56,7 +60,7 @@ struct SamplerTests {
         let (c, p) = (pair.sampler, pair.process)
         let denoiser = GaussianNetwork(mean: 0.5, std: 0.5, process: p.process, prediction: p.prediction).denoiser()
         let noise = Tensor.randomNormal([10000, 1, 1, 1], using: RandomGenerator(seed: 1))
-        let samples = run(c.make(), denoiser, noise: noise, seed: 2)
+        let samples = run(c.make(p.process), denoiser, noise: noise, seed: 2)
         #expect(samples.shape == [10000, 1, 1, 1])
         let mean = samples.mean().item, std = samples.variance().item.squareRoot()
         #expect(abs(mean - 0.5) < 0.02 && abs(std - 0.5) < c.spreadTolerance, "\(c.name) on \(p.name): mean \(mean), std \(std)")
@@ -68,9 +72,9 @@ struct SamplerTests {
         let (c, p) = (pair.sampler, pair.process)
         let denoiser = GaussianNetwork(mean: 0.5, std: 0.5, process: p.process, prediction: p.prediction).denoiser()
         let noise = Tensor.randomNormal([3, 2, 2, 3], using: RandomGenerator(seed: 5))
-        let first = run(c.make(), denoiser, noise: noise, seed: 9)
+        let first = run(c.make(p.process), denoiser, noise: noise, seed: 9)
         #expect(first.shape == [3, 2, 2, 3] && first.isFinite)
-        #expect(first.isIdentical(to: run(c.make(), denoiser, noise: noise, seed: 9)))
+        #expect(first.isIdentical(to: run(c.make(p.process), denoiser, noise: noise, seed: 9)))
     }
 
     /// DDIM with η = 0 and the ODE samplers ignore the generator: the noise alone decides.

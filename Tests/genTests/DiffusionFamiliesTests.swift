@@ -24,8 +24,9 @@ struct DiffusionFamiliesTests {
         #expect(config.contains("\"kind\" : \"\(kind)\"") && config.contains(options[1]))
         #expect(FileManager.default.fileExists(atPath: "\(run)/samples/step-000004.png"))
 
-        let samplers = kind == "flow" ? ["ddpm", "ddim", "euler", "midpoint", "heun", "rk4", "dopri5"]
-            : ["ddpm", "ddim", "euler-maruyama", "reverse-diffusion", "pc", "euler", "midpoint", "heun", "rk4", "dopri5"]
+        let samplers = (kind == "flow" ? ["ddpm", "ddim", "euler", "midpoint", "heun", "rk4", "dopri5"]
+            : ["ddpm", "ddim", "euler-maruyama", "reverse-diffusion", "pc", "euler", "midpoint", "heun", "rk4", "dopri5"])
+            + ["dpm++2m", "dpm++3m", "heun-karras"]
         for sampler in samplers {
             let png = scratch.path("\(sampler).png")
             let steps = sampler == "dopri5" ? "1" : "3"
@@ -61,6 +62,59 @@ struct DiffusionFamiliesTests {
         #expect(bpd > 0 && bpd < 30, "\(line)")
         #expect(json["dequantization"] as? String == "uniform" && json["n"] as? Int == 4 && json["kind"] as? String == kind)
         #expect(result.standardError.contains("uniform dequantization"))
+    }
+
+    /// `gen sample --inpaint`: a grid of rows (masked input, completions, original) whose kept
+    /// pixels are the original's; masks of the wrong kind are one-line errors.
+    @Test(arguments: ["ddpm", "sde", "flow"])
+    func inpaintKeepsTheKnownPixels(_ kind: String) throws {
+        let scratch = try Scratch()
+        let run = scratch.path("run")
+        #expect(try runGen(tinyDiffusionTraining(kind, run, steps: 2)).status == 0)
+        let data = fixtureData.appendingPathComponent("chunked_gzip.h5").path
+        // keep the left half, generate the right
+        let mask = scratch.path("mask.png")
+        try PNG.write(PNGImage(width: 8, height: 8, channels: 1, pixels: (0..<64).map { $0 % 8 < 4 ? 255 : 0 }), to: URL(fileURLWithPath: mask))
+        let out = scratch.path("filled.png")
+        let result = try runGen(["sample", out, "--run", run, "--inpaint", data, "--mask", mask, "--n", "3", "--completions", "2",
+                                 "--steps", "6", "--resample", "2", "--jump", "2"])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(result.standardOutput.contains("masked input, 2 completions by RePaint"), "\(result.standardOutput)")
+        // 3 rows of 4 images: masked input, 2 completions, original
+        let grid = try PNG.read(URL(fileURLWithPath: out))
+        #expect(grid.width == 4 * 10 + 2 && grid.height == 3 * 10 + 2, "\(grid.width)×\(grid.height)")
+        func pixel(row: Int, column: Int, y: Int, x: Int) -> UInt8 { grid.pixels[((2 + row * 10 + y) * grid.width + 2 + column * 10 + x) * grid.channels] }
+        var keptSame = true, changed = 0
+        for row in 0..<3 {
+            for y in 0..<8 {
+                for x in 0..<8 {
+                    let original = pixel(row: row, column: 3, y: y, x: x)
+                    for column in 1...2 {
+                        let filled = pixel(row: row, column: column, y: y, x: x)
+                        if x < 4 { keptSame = keptSame && filled == original } else if filled != original { changed += 1 }
+                    }
+                }
+            }
+        }
+        #expect(keptSame, "the kept half of every completion is the original's")
+        #expect(changed > 0, "the generated half is drawn, not copied")
+
+        let wrongSize = scratch.path("wide.png"), colour = scratch.path("rgb.png")
+        try PNG.write(PNGImage(width: 9, height: 8, channels: 1, pixels: [UInt8](repeating: 0, count: 72)), to: URL(fileURLWithPath: wrongSize))
+        try PNG.write(PNGImage(width: 8, height: 8, channels: 3, pixels: [UInt8](repeating: 0, count: 192)), to: URL(fileURLWithPath: colour))
+        let cases: [([String], Int32, String)] = [
+            (["--inpaint", data, "--mask", wrongSize], 65, "the mask is 9×8; the images are 8×8"),
+            (["--inpaint", data, "--mask", colour], 65, "must be 8-bit gray"),
+            (["--inpaint", data], 64, "--inpaint needs --mask"),
+            (["--mask", mask], 64, "are for --inpaint"),
+            (["--inpaint", data, "--mask", mask, "--sampler", "ddim"], 64, "--sampler does not apply"),
+            (["--inpaint", fixtureData.appendingPathComponent("nhw_uint8.h5").path, "--mask", mask], 65, "the run was trained on [1, 8, 8]"),
+        ]
+        for (arguments, status, message) in cases {
+            let failed = try runGen(["sample", scratch.path("bad.png"), "--run", run] + arguments)
+            #expect(failed.status == status && failed.standardError.contains(message), "\(arguments): \(failed.status) \(failed.standardError)")
+            #expect(!FileManager.default.fileExists(atPath: scratch.path("bad.png")))
+        }
     }
 
     /// Bad input to eval: another image size, a missing run.

@@ -80,6 +80,39 @@ struct EvalCommandTests {
         #expect(try jsonLine(wgan)["fid"] != nil)
     }
 
+    /// `--sampler a,b --steps m,n`: every sampler at every step count, one line each with its
+    /// network evaluations per image, recorded in eval.jsonl, and the FID-against-NFE plot.
+    @Test func samplerSweepGivesOneLineEachAndAPlot() throws {
+        let scratch = try Scratch()
+        let (data, classifier) = try classifierRun(scratch)
+        let run = scratch.path("flow")
+        #expect(try runGen(tinyDiffusionTraining("flow", run, steps: 2)).status == 0)
+        let result = try runGen(["eval", "--run", run, "--data", data, "--metric", "fid", "--n", "20", "--features", classifier,
+                                 "--batch-size", "8", "--sampler", "dpm++2m,heun-karras,euler", "--steps", "2,3"])
+        #expect(result.status == 0, "\(result.standardError)")
+        let lines = try result.standardOutput.split(separator: "\n").map {
+            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        let combinations = lines.map { "\($0["sampler"] as? String ?? "?") \($0["sampler_steps"] as? Int ?? 0) \(Int(exactly: $0["nfe"] as? Double ?? 0.5) ?? -1)" }
+        // 20 images in batches of 8: every batch costs the sampler's evaluations; Karras–Heun's
+        // N noise levels cost 2N − 1 (flow matching's jump out of t = 1 costs none)
+        #expect(combinations == ["dpm++2m 2 2", "dpm++2m 3 3", "heun-karras 2 3", "heun-karras 3 5", "euler 2 2", "euler 3 3"], "\(combinations)")
+        #expect(lines.allSatisfy { ($0["fid"] as? Double)?.isFinite == true && $0["seconds"] != nil })
+        let plot = try PNG.read(URL(fileURLWithPath: "\(run)/fid-vs-nfe.png"))
+        #expect(plot.width > 300 && plot.height > 200)
+        let recorded = try String(contentsOfFile: "\(run)/eval.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(recorded.count == 6 && recorded.allSatisfy { $0.contains("\"nfe\"") })
+        // one value each: one line, no plot
+        let single = try jsonLine(try runGen(["eval", "--run", run, "--data", data, "--metric", "fid", "--n", "20", "--features", classifier,
+                                              "--batch-size", "8", "--sampler", "dpm++3m", "--steps", "4"]))
+        #expect(single["sampler"] as? String == "dpm++3m" && single["nfe"] as? Double == 4, "\(single)")
+        // lists are for gen eval's sample metrics
+        let sample = try runGen(["sample", scratch.path("x.png"), "--run", run, "--sampler", "euler,heun"])
+        #expect(sample.status == 64 && sample.standardError.contains("lists are for gen eval"), "\(sample.standardError)")
+        let bpd = try runGen(["eval", "--run", run, "--data", data, "--metric", "bpd", "--steps", "2,3"])
+        #expect(bpd.status == 64, "\(bpd.standardError)")
+    }
+
     @Test func misuseGetsOneLineErrors() throws {
         let scratch = try Scratch()
         let data = fixtureData.appendingPathComponent("chunked_gzip.h5").path

@@ -15,6 +15,12 @@ public enum BuiltInSampler: String, Sendable, CaseIterable {
     case pc
     /// ``ProbabilityFlowSampler`` with each ``ODESolver/Method``.
     case euler, midpoint, heun, rk4, dopri5
+    /// ``DPMSolverSampler`` of order 2: DPM-Solver++(2M) (Lu et al. 2022).
+    case dpmSolver2M = "dpm++2m"
+    /// ``DPMSolverSampler`` of order 3: DPM-Solver++(3M).
+    case dpmSolver3M = "dpm++3m"
+    /// ``KarrasHeunSampler``: EDM's deterministic Heun sampler on its σ grid (Karras et al. 2022).
+    case heunKarras = "heun-karras"
 
     /// The ODE method of the probability-flow samplers.
     public var odeMethod: ODESolver.Method? { ODESolver.Method(rawValue: rawValue) }
@@ -29,6 +35,8 @@ public enum BuiltInSampler: String, Sendable, CaseIterable {
         case .midpoint, .heun: return 50
         case .rk4: return 25
         case .dopri5: return 4
+        case .dpmSolver2M, .dpmSolver3M: return 20
+        case .heunKarras: return 18
         }
     }
 
@@ -46,12 +54,13 @@ public enum BuiltInSampler: String, Sendable, CaseIterable {
     public static func fitting(_ process: any NoiseProcess) -> [BuiltInSampler] { allCases.filter { $0.fits(process) } }
 
     /// Whether the sampler clips its predicted data to [−1, 1] when `settings.clipData` says so:
-    /// DDPM's and DDIM's do; the others take the denoiser's prediction as it is (a
-    /// ``Denoiser`` with ``Denoiser/clipsData`` clips for any sampler).
-    public var clipsData: Bool { self == .ddpm || self == .ddim }
+    /// DDPM's, DDIM's and DPM-Solver++'s do; the others take the denoiser's prediction as it is
+    /// (a ``Denoiser`` with ``Denoiser/clipsData`` clips for any sampler).
+    public var clipsData: Bool { [.ddpm, .ddim, .dpmSolver2M, .dpmSolver3M].contains(self) }
 
-    /// The sampler with `steps` steps and `settings`.
-    public func make(steps: Int, settings: SamplerSettings = SamplerSettings()) -> any Sampler {
+    /// The sampler with `steps` steps and `settings`, for `process` (the samplers that lay out
+    /// their grid by the process's noise levels need it).
+    public func make(steps: Int, settings: SamplerSettings = SamplerSettings(), process: any NoiseProcess) -> any Sampler {
         switch self {
         case .ddpm: return DDPMSampler(steps: steps, variance: settings.variance, clipData: settings.clipData)
         case .ddim: return DDIMSampler(steps: steps, eta: settings.eta, clipData: settings.clipData)
@@ -63,6 +72,9 @@ public enum BuiltInSampler: String, Sendable, CaseIterable {
         case .euler, .midpoint, .heun, .rk4, .dopri5:
             return ProbabilityFlowSampler(method: odeMethod ?? .heun, steps: steps, relativeTolerance: settings.relativeTolerance,
                                           absoluteTolerance: settings.absoluteTolerance)
+        case .dpmSolver2M, .dpmSolver3M:
+            return DPMSolverSampler(steps: steps, order: self == .dpmSolver2M ? 2 : 3, clipData: settings.clipData, process: process)
+        case .heunKarras: return KarrasHeunSampler(steps: steps, process: process)
         }
     }
 }

@@ -69,11 +69,9 @@ public enum Evaluation {
         if metrics[0].isSampleMetric {
             // the sampler first: one that does not fit is a usage error before any work
             let source = try model.imageSource(request.draw)
-            var fields: ResultFields = [("run", .text(run.folder.path)), ("kind", .text(run.kind)), ("weights", .text(weights.label)),
-                                        ("sampler", .text(source.sampler))]
-            if let steps = source.steps { fields.set("sampler_steps", .integer(steps)) }
             log("\(metrics.map(\.rawValue).joined(separator: ", ")) of samples from \(run.folder.path) (\(run.kind)) against images of \(request.data)")
-            fields.append(contentsOf: try sampleQuality(source, test: test, request: request, metrics: metrics, folder: run.folder.path, log: log))
+            let real = try realFeatures(test: test, request: request, log: log)
+            let fields = try sampleQuality(source, real: real, test: test, request: request, metrics: metrics, run: run, weights: weights, log: log)
             if request.recordsResult { record(fields, in: run.folder, log: log) }
             return fields
         }
@@ -105,6 +103,67 @@ public enum Evaluation {
         return fields
     }
 
+    /// Sample metrics of one run drawn several ways (`gen eval --metric fid --sampler a,b
+    /// --steps 5,10,20`): one result per entry of `draws`, in order, each with its sampler,
+    /// steps, network evaluations per image (`nfe`) and seconds, the test images' features
+    /// computed once. Every draw is checked before any work; each result is recorded and
+    /// handed to `onResult` as it is done. With two results or more, `plot` (if given) gets
+    /// the first metric against the network evaluations, one line per sampler.
+    public static func sweep(_ saved: SavedRun, _ request: EvaluationRequest, draws: [DrawOptions], weights: ModelWeights = .sampling,
+                             plot: URL? = nil, log: (String) -> Void = printNote,
+                             onResult: (ResultFields) -> Void = { _ in }) throws -> [ResultFields] {
+        let metrics = request.metrics ?? EvaluationMetric.sampleMetrics
+        try checkCombination(metrics)
+        guard metrics[0].isSampleMetric else { throw GenError.usage("several samplers or step counts are for fid, kid and pr") }
+        guard !draws.isEmpty else { throw GenError.usage("nothing to evaluate: no sampler and steps given") }
+        let test = try HDF5Dataset(url: URL(fileURLWithPath: request.data), options: .init(dataset: request.dataset, readLabels: false))
+        guard test.imageShape == saved.header.data.imageShape else {
+            throw GenError.badData("\(request.data): images are \(test.imageShape), the \(saved.kind) run was trained on \(saved.header.data.imageShape)")
+        }
+        let model = try saved.load(weights: weights).model
+        // every sampler first: one that does not fit is a usage error before any work
+        let sources = try draws.map { try model.imageSource($0) }
+        log("\(metrics.map(\.rawValue).joined(separator: ", ")) of samples from \(saved.folder.path) (\(saved.kind)) drawn \(sources.count) ways, against images of \(request.data)")
+        let real = try realFeatures(test: test, request: request, log: log)
+        var results: [ResultFields] = []
+        for source in sources {
+            log("\(source.sampler)\(source.steps.map { ", \($0) steps" } ?? "")")
+            let fields = try sampleQuality(source, real: real, test: test, request: request, metrics: metrics, run: saved, weights: weights, log: log)
+            if request.recordsResult { record(fields, in: saved.folder, log: log) }
+            onResult(fields)
+            results.append(fields)
+        }
+        if let plot, results.count >= 2 {
+            do {
+                let picture = qualityPlot(results, metric: metrics[0], title: "\(saved.folder.lastPathComponent): \(metrics[0].rawValue) against network evaluations")
+                try PNG.write(picture.image(), to: plot)
+                log("\(plot.path): \(metrics[0].rawValue) against network evaluations")
+            } catch {
+                log("\(plot.path): cannot write the plot (\(error))")
+            }
+        }
+        return results
+    }
+
+    /// The file ``sweep``'s plot goes to in the run folder: `fid-vs-nfe.png` for FID.
+    public static func sweepPlotName(_ metric: EvaluationMetric) -> String { "\(metric.rawValue)-vs-nfe.png" }
+
+    /// A metric against the network evaluations per image, one line per sampler (in the order
+    /// they first appear), from results of ``sweep``.
+    public static func qualityPlot(_ results: [ResultFields], metric: EvaluationMetric, title: String) -> LinePlot {
+        let key = metric == .pr ? "precision" : metric.rawValue
+        var names: [String] = [], points: [String: [(x: Double, y: Double)]] = [:]
+        for result in results {
+            guard case .text(let sampler)? = result["sampler"], let nfe = result["nfe"]?.number, let value = result[key]?.number else { continue }
+            if points[sampler] == nil { names.append(sampler) }
+            points[sampler, default: []].append((nfe, value))
+        }
+        let series = names.enumerated().map { index, name in
+            LinePlot.Series(name: name, points: points[name, default: []].sorted { $0.x < $1.x }, color: LinePlot.palette[index % LinePlot.palette.count])
+        }
+        return LinePlot(title: title, xLabel: "network evaluations per image", yLabel: key, series: series)
+    }
+
     /// Appends a result line, with the date, to the run's `eval.jsonl`, so results stay with the
     /// run (`gen runs` shows the latest); a folder that cannot be written only gets a note.
     public static func record(_ fields: ResultFields, in folder: URL, log: (String) -> Void = printNote) {
@@ -123,7 +182,7 @@ public enum Evaluation {
         guard metrics[0].isSampleMetric else { throw GenError.usage("--floor is for fid, kid and pr") }
         let test = try HDF5Dataset(url: URL(fileURLWithPath: request.data), options: .init(dataset: request.dataset, readLabels: false))
         var fields: ResultFields = [("run", .null), ("kind", .text("floor"))]
-        fields.append(contentsOf: try sampleQuality(nil, test: test, request: request, metrics: metrics, folder: nil, log: log))
+        fields.append(contentsOf: try floorQuality(test: test, request: request, metrics: metrics, log: log))
         return fields
     }
 
@@ -160,9 +219,18 @@ public enum Evaluation {
         return (source.holdout ?? 0) > 0 ? "held-out" : "training"
     }
 
-    /// The sample metrics of `source` (nil: the floor) against test images.
-    private static func sampleQuality(_ source: ImageSource?, test: HDF5Dataset, request: EvaluationRequest, metrics: [EvaluationMetric],
-                                      folder: String?, log: (String) -> Void) throws -> ResultFields {
+    /// The test images' features for the sample metrics, and what computed them.
+    private struct RealFeatures {
+        var features: Tensor
+        var classifier: FeatureClassifier
+        var classifierURL: URL
+        var classifierFolder: URL
+        var count: Int
+    }
+
+    /// The features of `count` test images (10,000 or all by default; half for the floor).
+    private static func realFeatures(test: HDF5Dataset, request: EvaluationRequest, isFloor: Bool = false,
+                                     log: (String) -> Void) throws -> RealFeatures {
         let classifierFolder: URL
         if let features = request.features {
             classifierFolder = features
@@ -174,29 +242,50 @@ public enum Evaluation {
         guard classifier.configuration.imageShape == test.imageShape else {
             throw GenError.usage("\(classifierFolder.path): the classifier takes \(classifier.configuration.imageShape) images, not \(test.imageShape)")
         }
-        let isFloor = source == nil
         let count = min(request.count ?? 10_000, isFloor ? test.count / 2 : test.count)
         guard count >= 20 else {
             throw GenError.badData("\(request.data): \(test.count) images are too few for sample metrics (need \(isFloor ? 40 : 20))")
         }
         let real = try SampleQuality.features(classifier, checkpoint: classifierURL, data: test, rows: SampleQuality.testRows(count: count, of: test.count),
                                               selection: "shuffle 0, rows 0..<\(count) of \(test.count)", log: log)
-        let start = Date()
-        let generated: Tensor
-        if let source {
-            generated = SampleQuality.features(of: source, count: count, batchSize: request.batchSize, classifier: classifier,
+        return RealFeatures(features: real, classifier: classifier, classifierURL: classifierURL, classifierFolder: classifierFolder, count: count)
+    }
+
+    /// The sample metrics of `source` against the test images' features, as one result: the
+    /// run, its sampler and steps, the metrics, network evaluations per image and seconds.
+    private static func sampleQuality(_ source: ImageSource, real: RealFeatures, test: HDF5Dataset, request: EvaluationRequest,
+                                      metrics: [EvaluationMetric], run: SavedRun, weights: ModelWeights,
+                                      log: (String) -> Void) throws -> ResultFields {
+        var fields: ResultFields = [("run", .text(run.folder.path)), ("kind", .text(run.kind)), ("weights", .text(weights.label)),
+                                    ("sampler", .text(source.sampler))]
+        if let steps = source.steps { fields.set("sampler_steps", .integer(steps)) }
+        let start = Date(), evaluationsBefore = source.networkEvaluations
+        let generated = SampleQuality.features(of: source, count: real.count, batchSize: request.batchSize, classifier: real.classifier,
                                                generator: RandomGenerator(seed: request.seed, stream: .sampling))
-        } else {
-            log("the floor: \(count) images of \(request.data) against \(count) others")
-            generated = try SampleQuality.features(classifier, checkpoint: classifierURL, data: test,
-                                                   rows: SampleQuality.testRows(count: count, of: test.count, offset: count),
-                                                   selection: "shuffle 0, rows \(count)..<\(2 * count) of \(test.count)", log: log)
-        }
         guard generated.isFinite else {
-            throw GenError.badData("\(folder ?? request.data): the samples' features are not finite (the model draws NaN or ∞)")
+            throw GenError.badData("\(run.folder.path): the samples' features are not finite (the model draws NaN or ∞)")
         }
-        var fields: ResultFields = [("data", .text(request.data)), ("n", .integer(count)), ("features", .text(classifierFolder.path))]
-        fields.append(contentsOf: SampleQuality.compare(real: real, generated: generated, metrics: metrics, seed: request.seed))
+        fields.append(contentsOf: [("data", .text(request.data)), ("n", .integer(real.count)), ("features", .text(real.classifierFolder.path))])
+        fields.append(contentsOf: SampleQuality.compare(real: real.features, generated: generated, metrics: metrics, seed: request.seed))
+        // every image of a batch shares the batch's network evaluations
+        let batches = (real.count + request.batchSize - 1) / request.batchSize
+        fields.set("nfe", .number(Double(source.networkEvaluations - evaluationsBefore) / Double(batches), decimals: 1))
+        fields.set("seconds", .number(Date().timeIntervalSince(start), decimals: 1))
+        return fields
+    }
+
+    /// The floor's metrics: test images against the next `count` test images.
+    private static func floorQuality(test: HDF5Dataset, request: EvaluationRequest, metrics: [EvaluationMetric],
+                                     log: (String) -> Void) throws -> ResultFields {
+        let real = try realFeatures(test: test, request: request, isFloor: true, log: log)
+        let count = real.count
+        log("the floor: \(count) images of \(request.data) against \(count) others")
+        let start = Date()
+        let other = try SampleQuality.features(real.classifier, checkpoint: real.classifierURL, data: test,
+                                               rows: SampleQuality.testRows(count: count, of: test.count, offset: count),
+                                               selection: "shuffle 0, rows \(count)..<\(2 * count) of \(test.count)", log: log)
+        var fields: ResultFields = [("data", .text(request.data)), ("n", .integer(count)), ("features", .text(real.classifierFolder.path))]
+        fields.append(contentsOf: SampleQuality.compare(real: real.features, generated: other, metrics: metrics, seed: request.seed))
         fields.set("seconds", .number(Date().timeIntervalSince(start), decimals: 1))
         return fields
     }

@@ -12,6 +12,15 @@ public struct ResultFields: Sendable, Equatable, ExpressibleByArrayLiteral {
         /// A number written in its shortest exact form (`0.001`, `1e-05`).
         case real(Double)
         case null
+
+        /// The value as a number, if it is one.
+        public var number: Double? {
+            switch self {
+            case .integer(let value): return Double(value)
+            case .number(let value, _), .real(let value): return value
+            case .text, .null: return nil
+            }
+        }
     }
 
     public private(set) var entries: [(key: String, value: Value)]

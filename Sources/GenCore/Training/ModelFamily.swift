@@ -102,6 +102,8 @@ public struct FamilyCapabilities: OptionSet, Sendable {
     public static let interpolation = FamilyCapabilities(rawValue: 1 << 3)
     /// It reconstructs images (``TrainedModel/reconstructionGrid(of:columns:generator:)``).
     public static let reconstruction = FamilyCapabilities(rawValue: 1 << 4)
+    /// It fills in masked pixels of images (``TrainedModel/inpaint(_:keep:options:generator:onStep:)``).
+    public static let inpainting = FamilyCapabilities(rawValue: 1 << 5)
 }
 
 /// What `gen eval` measures.

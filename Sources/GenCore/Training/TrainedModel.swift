@@ -23,6 +23,28 @@ public protocol TrainedModel: AnyObject {
     /// Prepares scoring 8-bit images by the model's likelihood (``ModelFamily/metrics`` has
     /// `bpd` or `nll`).
     func likelihoodScorer(_ options: LikelihoodOptions) throws -> LikelihoodScorer
+
+    /// Fills in the pixels of `images` (`[N, C, H, W]` in [−1, 1]) where `keep` (`[1, 1, H, W]`,
+    /// 1 known, 0 to generate) is 0; the known pixels come back exactly as given. `onStep`
+    /// reports the steps done and the total, per batch of ``ImageSource/batchLimit`` images.
+    func inpaint(_ images: Tensor, keep: Tensor, options: InpaintingOptions, generator: RandomGenerator,
+                 onStep: (Int, Int) -> Void) throws -> Tensor
+}
+
+/// How to fill in masked pixels: RePaint's settings for the diffusion families (nil: theirs).
+public struct InpaintingOptions: Sendable {
+    /// Steps of the time grid (default 100).
+    public var steps: Int?
+    /// How often each stretch of ``jump`` steps is run (RePaint's R; default 5; 1: never again).
+    public var resamplings: Int?
+    /// The length of the stretches noised back up and run again (RePaint's J; default 10).
+    public var jump: Int?
+
+    public init(steps: Int? = nil, resamplings: Int? = nil, jump: Int? = nil) {
+        self.steps = steps
+        self.resamplings = resamplings
+        self.jump = jump
+    }
 }
 
 extension TrainedModel {
@@ -36,6 +58,11 @@ extension TrainedModel {
 
     public func reconstructionGrid(of images: Tensor, columns: Int, generator: RandomGenerator) throws -> Tensor {
         throw GenError.usage("this model does not reconstruct images")
+    }
+
+    public func inpaint(_ images: Tensor, keep: Tensor, options: InpaintingOptions, generator: RandomGenerator,
+                        onStep: (Int, Int) -> Void) throws -> Tensor {
+        throw GenError.usage("this model does not fill in masked images")
     }
 
     public func likelihoodScorer(_ options: LikelihoodOptions) throws -> LikelihoodScorer {
