@@ -166,12 +166,12 @@ struct SamplingOptions: ParsableArguments {
         (predictor-corrector), or an ODE method for the probability-flow ODE: euler, midpoint, heun, rk4, dopri5, \
         or a few-step solver: dpm++2m, dpm++3m (DPM-Solver++), heun-karras (EDM). \
         flow runs: the ODE methods, the few-step solvers, ddpm and ddim. Default: gen sample: ddpm for ddpm runs, euler-maruyama for sde runs, \
-        heun for flow runs; gen eval: ddim for ddpm runs, heun for sde and flow runs. \
+        heun for flow runs; gen eval: ddpm (50 ancestral steps) for ddpm runs, heun for sde and flow runs. \
         gen eval takes a comma-separated list (with --steps, every sampler at every step count).
         """)
     var sampler: CommaList<BuiltInSampler>?
 
-    @Option(help: "Sampling steps (default: ddpm 250 (at most T), ddim 50, SDE samplers 500, euler 100, midpoint/heun 50, rk4 25, dpm++ 20 (= network evaluations), heun-karras 18 noise levels (35 evaluations); for dopri5 the progress intervals, 4; gen eval: 50 ddim, 25 heun). gen eval takes a comma-separated list.")
+    @Option(help: "Sampling steps (default: ddpm 250 (at most T), ddim 50, SDE samplers 500, euler 100, midpoint/heun 50, rk4 25, dpm++ 20 (= network evaluations), heun-karras 18 noise levels (35 evaluations); for dopri5 the progress intervals, 4; gen eval: 50 ddpm, 25 heun). gen eval takes a comma-separated list.")
     var steps: CommaList<Int>?
 
     @Option(help: "Predictor-corrector: the corrector's signal-to-noise ratio.")
