@@ -71,6 +71,11 @@ public struct RunSummary {
                 evaluationText.padding(toLength: 34, withPad: " ", startingAt: 0), folder.path].joined(separator: " ")
     }
 
+    /// How the picture names a run: its kind, and its folder's name unless that is the kind.
+    static func label(_ run: RunSummary) -> String {
+        run.folder.lastPathComponent == run.kind ? run.kind : "\(run.kind) \(run.folder.lastPathComponent)"
+    }
+
     /// Several runs side by side in one picture: their progress curves on shared axes (a colour
     /// each, smoothed) above their latest sample grids, each named.
     public static func comparison(_ runs: [RunSummary]) throws -> PNGImage {
@@ -79,7 +84,7 @@ public struct RunSummary {
         let width = max(760, runs.count * (cell + 10) + 10)
         var canvas = Canvas(width: width, height: plotHeight + cell + 40)
         let series = runs.enumerated().map { index, run in
-            LinePlot.Series(name: "\(run.kind) \(run.folder.lastPathComponent)",
+            LinePlot.Series(name: label(run),
                             points: LossPlot.smoothed(run.curve.map { (step: $0.step, value: Float($0.value)) }),
                             color: LinePlot.palette[index % LinePlot.palette.count])
         }
@@ -90,7 +95,7 @@ public struct RunSummary {
             let x = 10 + index * (cell + 10), y = plotHeight + 10
             if let grid = grids[index] { canvas.draw(Self.fit(grid, within: cell), x: x, y: y) }
             canvas.fill(x: x, y: y + cell + 6, width: 16, height: 4, LinePlot.palette[index % LinePlot.palette.count])
-            canvas.text(String("\(run.kind) \(run.folder.lastPathComponent)".prefix(cell / 6 - 4)), x: x + 20, y: y + cell + 4)
+            canvas.text(String(label(run).prefix(cell / 6 - 4)), x: x + 20, y: y + cell + 4)
         }
         return canvas.image
     }

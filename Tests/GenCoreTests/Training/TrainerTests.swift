@@ -158,6 +158,29 @@ struct TrainerTests {
         #expect(resumed.step == 6)
     }
 
+    /// Grids and checkpoints are time-based unless steps are given: with the defaults (a grid
+    /// every 2 minutes) a short run writes only its last grid; with 0 seconds, one every step;
+    /// with `sampleEvery` steps, by steps whatever the seconds say.
+    @Test func intervalsAreTimeBasedUnlessStepsAreGiven() throws {
+        let data = try HDF5Dataset(url: dataFixtures.appendingPathComponent("chunked_gzip.h5"))
+        func grids(sampleEvery: Int, sampleSeconds: Double?) throws -> [String] {
+            let scratch = try TemporaryFolder()
+            let loader = BatchLoader(dataset: data, batchSize: 8, seed: 1, pixelRange: .unit)
+            let configuration = TrainerConfiguration(steps: 4, batchSize: 8, warmupSteps: 0, sampleEvery: sampleEvery, logEvery: 1,
+                                                     sampleSeconds: sampleSeconds)
+            let trainer = Trainer(task: ToyTask(), loader: loader, optimizer: Adam(learningRate: 1e-2), configuration: configuration,
+                                  folder: scratch.url, configJSON: "{}")
+            trainer.showsProgress = false
+            trainer.log = { _ in }
+            #expect(try trainer.run() == .finished)
+            return try FileManager.default.contentsOfDirectory(atPath: scratch.url.appendingPathComponent("samples").path).sorted()
+        }
+        #expect(try grids(sampleEvery: 0, sampleSeconds: TrainingDefaults.standard.sampleSeconds) == ["step-000004.png"])
+        #expect(TrainingDefaults.standard.sampleSeconds == 120 && TrainingDefaults.standard.checkpointSeconds == 300)
+        #expect(try grids(sampleEvery: 0, sampleSeconds: 0) == (1...4).map { String(format: "step-%06d.png", $0) })
+        #expect(try grids(sampleEvery: 2, sampleSeconds: 0) == ["step-000002.png", "step-000004.png"])
+    }
+
     /// A task that draws no images (a classifier) trains on labelled batches and gets no grids.
     @Test func classifierTrainsWithoutSampleGrids() throws {
         let scratch = try TemporaryFolder()
