@@ -150,6 +150,12 @@ struct RealNVPTests {
         let fixture = try SafeTensors.read(flowsFixtures.appendingPathComponent("realnvp_small_parity.safetensors")).tensors
         let flow = RealNVPFlow(.small)
         #expect(flow.parameterCount == 629_665)
+        // the masks gen builds are the twin's (the state dict below would overwrite them)
+        let built = flow.stateDict().filter { $0.key.hasSuffix(".mask") }
+        #expect(built.count == 10)
+        for (name, mask) in built {
+            #expect(fixture["weights." + name]?.scalars == mask.scalars, "\(name) is not the twin's mask")
+        }
         var weights: [String: Tensor] = [:]
         for (name, tensor) in fixture where name.hasPrefix("weights.") { weights[String(name.dropFirst(8))] = tensor }
         try flow.load(stateDict: weights)
