@@ -76,6 +76,8 @@ struct Sample: ParsableCommand {
             guard reconstruct == nil && !interpolate else { throw ValidationError("--inpaint does not go with --reconstruct or --interpolate") }
             guard sampling.sampler == nil else { throw ValidationError("--inpaint draws with RePaint's ancestral steps; --sampler does not apply") }
             guard (resample ?? 1) >= 1, (jump ?? 1) >= 1, completions >= 1 else { throw ValidationError("--resample, --jump and --completions must be at least 1") }
+            // every image and its completions are held at once, and go into one grid
+            guard (n ?? 8) <= 1_000, completions <= 100 else { throw ValidationError("--inpaint fills in at most 1000 images (--n) with at most 100 --completions each") }
         }
         if let nrow, nrow < 1 { throw ValidationError("--nrow must be at least 1") }
         if runFolder != nil && checkpoint != nil { throw ValidationError("give --run or --checkpoint, not both") }

@@ -108,6 +108,7 @@ struct DiffusionFamiliesTests {
             (["--inpaint", data], 64, "--inpaint needs --mask"),
             (["--mask", mask], 64, "are for --inpaint"),
             (["--inpaint", data, "--mask", mask, "--sampler", "ddim"], 64, "--sampler does not apply"),
+            (["--inpaint", data, "--mask", mask, "--n", "5000"], 64, "at most 1000 images"),
             (["--inpaint", fixtureData.appendingPathComponent("nhw_uint8.h5").path, "--mask", mask], 65, "the run was trained on [1, 8, 8]"),
         ]
         for (arguments, status, message) in cases {
