@@ -267,8 +267,11 @@ public enum Evaluation {
         }
         fields.append(contentsOf: [("data", .text(request.data)), ("n", .integer(real.count)), ("features", .text(real.classifierFolder.path))])
         fields.append(contentsOf: SampleQuality.compare(real: real.features, generated: generated, metrics: metrics, seed: request.seed))
-        // every image of a batch shares the batch's network evaluations
-        let batches = (real.count + request.batchSize - 1) / request.batchSize
+        // every image of a batch shares the batch's network evaluations (a --batch-size above
+        // the source's limit is drawn in several)
+        let batches = stride(from: 0, to: real.count, by: request.batchSize).reduce(0) { total, first in
+            total + (min(request.batchSize, real.count - first) + ImageSource.batchLimit - 1) / ImageSource.batchLimit
+        }
         fields.set("nfe", .number(Double(source.networkEvaluations - evaluationsBefore) / Double(batches), decimals: 1))
         fields.set("seconds", .number(Date().timeIntervalSince(start), decimals: 1))
         return fields
