@@ -40,7 +40,7 @@ public struct PyTorchModule: Sendable, Equatable {
 
     /// `config.json`: the keyword arguments, sorted, one per line.
     public var argumentsJSON: String {
-        "{\n" + arguments.keys.sorted().map { "  \(jsonQuoted($0)): \(arguments[$0]!.json)" }.joined(separator: ",\n") + "\n}\n"
+        "{\n" + arguments.sorted { $0.key < $1.key }.map { "  \(jsonQuoted($0.key)): \($0.value.json)" }.joined(separator: ",\n") + "\n}\n"
     }
 }
 

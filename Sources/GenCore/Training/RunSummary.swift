@@ -89,7 +89,7 @@ public struct RunSummary {
                             color: LinePlot.palette[index % LinePlot.palette.count])
         }
         let metrics = Set(runs.map(\.progressMetric))
-        LinePlot(title: "runs compared", xLabel: "step", yLabel: metrics.count == 1 ? metrics.first! : "loss", series: series)
+        LinePlot(title: "runs compared", xLabel: "step", yLabel: metrics.count == 1 ? (metrics.first ?? "loss") : "loss", series: series)
             .draw(on: &canvas, x: 0, y: 0, width: width, height: plotHeight)
         for (index, run) in runs.enumerated() {
             let x = 10 + index * (cell + 10), y = plotHeight + 10
