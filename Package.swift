@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "Flows", targets: ["Flows"]),
         .library(name: "GAN", targets: ["GAN"]),
         .library(name: "GenFamilies", targets: ["GenFamilies"]),
+        .library(name: "GenMPI", targets: ["GenMPI"]),
         .executable(name: "gen", targets: ["gen"]),
     ],
     dependencies: [
@@ -32,6 +33,11 @@ let package = Package(
             name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
 
+        // MPI for data-parallel training across processes and machines (mpirun, srun).
+        .systemLibrary(
+            name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
+
         // glibc's mallopt and prctl, which Swift's Glibc module leaves out.
         .systemLibrary(name: "CGlibc", path: "Sources/CGlibc"),
 
@@ -48,10 +54,13 @@ let package = Package(
         .target(name: "GAN", dependencies: ["GenCore"], resources: [.embedInCode("PyTorch/wgan.py")]),
         // The one list of the families (the registry), and what needs all of them (the benchmarks).
         .target(name: "GenFamilies", dependencies: ["GenCore", "Diffusion", "VAE", "Flows", "GAN"]),
+        // A world of MPI ranks for GenCore's Communicator; only programs that train across
+        // processes link MPI.
+        .target(name: "GenMPI", dependencies: ["GenCore", "CMPI"]),
         .executableTarget(
             name: "gen",
             dependencies: [
-                "GenCore", "Diffusion", "VAE", "Flows", "GAN", "GenFamilies",
+                "GenCore", "Diffusion", "VAE", "Flows", "GAN", "GenFamilies", "GenMPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

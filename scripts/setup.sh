@@ -3,7 +3,7 @@
 # Safe to run any number of times.
 set -euo pipefail
 
-packages=(libopenblas-dev libhdf5-dev liblzf-dev libpng-dev zlib1g-dev pkg-config)
+packages=(libopenblas-dev libhdf5-dev liblzf-dev libpng-dev zlib1g-dev pkg-config openmpi-bin libopenmpi-dev)
 missing=()
 for package in "${packages[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

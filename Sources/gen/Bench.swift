@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GenCore
 import GenFamilies
+import GenMPI
 
 /// `gen bench`: speed measurements to set beside the PyTorch twin's.
 struct Bench: ParsableCommand {
@@ -19,6 +20,9 @@ struct Bench: ParsableCommand {
     @Flag(help: "Time sampling 64 images with ddpm-unet-small: 1,000 ancestral (DDPM) steps and 50 DDIM steps.")
     var sample = false
 
+    @Flag(help: "Under mpirun -np N: each model's gradient all-reduce time, and its training step as N ranks (a share of the batch each, then the all-reduce) beside one rank alone on all the threads.")
+    var allreduce = false
+
     @Option(help: "Only this model (ddpm-unet-small, vae-mlp, realnvp-small, wgan-sn-dcgan); repeatable.")
     var only: [String] = []
 
@@ -28,16 +32,16 @@ struct Bench: ParsableCommand {
     @Flag(help: "Accepted for the BENCHMARKS.md command line; the output is always JSON lines.")
     var json = false
 
-    @Option(help: "Threads for GenCore's kernels and OpenBLAS.")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Threads for GenCore's kernels and OpenBLAS (per rank with --allreduce, default 1 there).")
+    var threads: Int?
 
     @Option(help: "Timed repetitions per measurement (the median is reported).")
     var reps: Int = 20
 
     func validate() throws {
-        guard !(ops && sample) else { throw ValidationError("--ops and --sample are separate runs; give one") }
+        guard [ops, sample, allreduce].filter({ $0 }).count <= 1 else { throw ValidationError("--ops, --sample and --allreduce are separate runs; give one") }
         guard !((ops || sample) && !only.isEmpty) else { throw ValidationError("--only picks among the four models; --ops and --sample time other things") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard (threads ?? 1) >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard reps >= 1 else { throw ValidationError("--reps must be at least 1") }
         guard warmup >= 0 else { throw ValidationError("--warmup must not be negative") }
         if let unknown = only.first(where: { !ModelBenchmarks.names.contains($0) }) {
@@ -46,7 +50,8 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
-        Threads.set(threads)
+        if allreduce { return try reportingFailures { try dataParallel() } }
+        Threads.set(threads ?? ProcessInfo.processInfo.activeProcessorCount)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         func emit<T: Encodable>(_ results: [T]) throws {
@@ -57,5 +62,32 @@ struct Bench: ParsableCommand {
         for name in ModelBenchmarks.names where only.isEmpty || only.contains(name) {
             try emit(ModelBenchmarks.measure(name, repetitions: reps, warmup: warmup).map { [$0] } ?? [])
         }
+    }
+
+    /// `mpirun -np N gen bench --allreduce`: per model, the ranks' all-reduce and data-parallel
+    /// step (rank 0's line), then rank 0 alone on every rank's threads (the others wait without
+    /// spinning), the single-process step to set beside it.
+    private func dataParallel() throws {
+        guard let world = try MPIWorld.joinIfLaunched(), world.size > 1 else {
+            throw GenError.usage("--allreduce measures ranks: start it with mpirun -np 2 (or more) gen bench --allreduce")
+        }
+        let perRank = threads ?? 1
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        for name in ModelBenchmarks.names where only.isEmpty || only.contains(name) {
+            Threads.set(perRank)
+            let result = try ModelBenchmarks.measureDataParallel(name, world: world, repetitions: reps, warmup: warmup)
+            if world.isWriter, let result {
+                print(String(decoding: try encoder.encode(result), as: UTF8.self))
+                Threads.set(perRank * world.localSize)
+                if let warning = world.bindingWarning(threads: Threads.count) { printNote("the one-process line is slowed: \(warning)") }
+                if let alone = ModelBenchmarks.measure(name, repetitions: reps, warmup: warmup) {
+                    print(String(decoding: try encoder.encode(alone), as: UTF8.self))
+                }
+                fflush(nil)
+            }
+            world.idleBarrier()
+        }
+        world.finish()
     }
 }

@@ -43,10 +43,15 @@ func reportingFailures<Result>(_ body: () throws -> Result) throws -> Result {
     do {
         return try body()
     } catch let error as CategorizedError {
-        printError(error.description)
+        let world = Distributed.world
+        printError(world.size > 1 ? "rank \(world.rank): \(error.description)" : error.description)
+        // an error one rank met alone must not leave the others waiting for it
+        if world.size > 1 { world.abort(exitCode: Exit.code(for: error.category)) }
         throw ExitCode(Exit.code(for: error.category))
     } catch let stopped as Stopped {
-        printError(stopped.message)
+        // every rank stopped at the same step (see Trainer): leave together
+        Distributed.world.finish()
+        if Distributed.world.isWriter { printError(stopped.message) }
         throw ExitCode(stopped.code)
     }
 }

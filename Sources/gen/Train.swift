@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GenCore
 import GenFamilies
+import GenMPI
 
 /// `gen train <kind>`: train a model on an HDF5 dataset into a run folder; `gen train --resume
 /// RUN` goes on with a run of any kind.
@@ -26,8 +27,11 @@ struct TrainResume: ParsableCommand {
     @Option(help: "Stop after this many minutes, saved as at the last step.")
     var minutes: Double?
 
-    @Option(help: "Threads for GenCore and OpenBLAS (default: all cores).")
+    @Option(help: "Threads for GenCore and OpenBLAS, per rank (default: the cores over the ranks on this host).")
     var threads: Int?
+
+    @Option(help: "Cut each batch into this many shares, each with its own noise (default: one per MPI rank; the run's own goes on exactly).")
+    var shards: Int?
 
     func validate() throws {
         if let steps, steps < 1 { throw ValidationError("--steps must be at least 1") }
@@ -37,8 +41,8 @@ struct TrainResume: ParsableCommand {
 
     func run() throws {
         try reportingFailures {
-            if let threads { Threads.set(threads) }
-            try TrainingCommand.train(try FamilyRegistry.builtIn.resume(URL(fileURLWithPath: resume), steps: steps), minutes: minutes)
+            try TrainingCommand.joinWorld(threads: threads)
+            try TrainingCommand.train(try FamilyRegistry.builtIn.resume(URL(fileURLWithPath: resume), steps: steps, shards: shards), minutes: minutes)
         }
     }
 }
@@ -78,8 +82,11 @@ struct CommonTrainingOptions: ParsableArguments {
     @Option(help: "Seed of initialization, data order and noise.")
     var seed: UInt64 = 0
 
-    @Option(help: "Threads for GenCore and OpenBLAS (default: all cores).")
+    @Option(help: "Threads for GenCore and OpenBLAS, per rank (default: the cores over the ranks on this host).")
     var threads: Int?
+
+    @Option(help: "Cut each batch into this many shares, each with its own noise (default: one per MPI rank); the same shards give the same run on any number of ranks.")
+    var shards: Int?
 
     @Option(help: "The run folder (default: runs/<kind>-<date>-<time>).")
     var out: String?
@@ -113,7 +120,7 @@ struct CommonTrainingOptions: ParsableArguments {
     var settings: RunSettings {
         RunSettings(steps: steps, epochs: epochs, batchSize: batchSize, learningRate: lr, warmupSteps: warmup, gradientClip: gradClip,
                     emaDecay: emaDecay, sampleEvery: sampleEvery, checkpointEvery: checkpointEvery, logEvery: logEvery, seed: seed,
-                    holdout: holdout)
+                    holdout: holdout, shards: shards)
     }
 }
 
@@ -125,9 +132,9 @@ enum TrainingCommand {
     static func run<Family: ModelFamily>(_ family: Family.Type, _ common: CommonTrainingOptions,
                                          model: (HDF5Dataset) throws -> Family.Configuration) throws -> TrainingRun<Family> {
         try reportingFailures {
-            if let threads = common.threads { Threads.set(threads) }
+            try joinWorld(threads: common.threads)
             if common.resume != nil { try refuseSettingsOnResume() }
-            let run = try common.resume.map { try TrainingRun<Family>.resume(URL(fileURLWithPath: $0), steps: common.steps) }
+            let run = try common.resume.map { try TrainingRun<Family>.resume(URL(fileURLWithPath: $0), steps: common.steps, shards: common.shards) }
                 ?? TrainingRun<Family>.create(in: common.out.map { URL(fileURLWithPath: $0) } ?? RunFolders.newFolder(kind: Family.kind),
                                               force: common.force, data: common.data ?? "", dataset: common.dataset,
                                               settings: common.settings, model: model)
@@ -139,25 +146,50 @@ enum TrainingCommand {
     /// A resumed run keeps the settings it was made with: options that would change them are
     /// refused, not ignored.
     static func refuseSettingsOnResume() throws {
-        let allowed: Set = ["--resume", "--steps", "--minutes", "--threads", "--help", "-h"]
+        let allowed: Set = ["--resume", "--steps", "--minutes", "--threads", "--shards", "--help", "-h"]
         let given = CommandLine.arguments.dropFirst(3).filter { $0.hasPrefix("-") }.map { String($0.split(separator: "=")[0]) }
         let refused = given.filter { !allowed.contains($0) }
         guard refused.isEmpty else {
-            throw GenError.usage("\(refused.joined(separator: ", ")) cannot change a run on --resume: it keeps the settings it was made with (--steps, --minutes and --threads apply)")
+            throw GenError.usage("\(refused.joined(separator: ", ")) cannot change a run on --resume: it keeps the settings it was made with (--steps, --minutes, --threads and --shards apply)")
         }
     }
 
-    /// Trains `run` (for at most `minutes`) and prints how it ended.
+    /// Joins the MPI job when a launcher (`mpirun`, `srun`) started gen; the threads default to
+    /// this host's cores over its ranks.
+    static func joinWorld(threads: Int?) throws {
+        if let world = try MPIWorld.joinIfLaunched() {
+            Distributed.world = world
+            Threads.set(threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / max(1, world.localSize)))
+            if world.isWriter, let warning = world.bindingWarning(threads: Threads.count) { printNote(warning) }
+        } else if let threads {
+            Threads.set(threads)
+        }
+    }
+
+    /// Trains `run` (for at most `minutes`) and prints how it ended (rank 0; every rank
+    /// leaves the MPI job when the run is over).
     static func train(_ run: any ActiveRun, minutes: Double?) throws {
+        let world = Distributed.world
+        guard world.isWriter else {
+            let outcome = try run.train(until: minutes.map { Date().addingTimeInterval($0 * 60) })
+            switch outcome {
+            case .finished, .reachedTimeLimit: world.finish()
+            case .interrupted: throw Stopped(message: "", code: Exit.interrupted)
+            case .diverged: throw Stopped(message: "", code: Exit.diverged)
+            }
+            return
+        }
         let trainer = run.trainer, training = run.training
+        let ranks = world.size > 1 ? " on \(world.size) ranks × \(Threads.count) thread\(Threads.count == 1 ? "" : "s"), batches in \(training.shardCount) shards" : ""
         if run.isResumed {
-            printNote("resuming \(run.folder.path) at step \(trainer.step) of \(training.steps)")
+            printNote("resuming \(run.folder.path) at step \(trainer.step) of \(training.steps)\(ranks)")
         } else {
             let images = trainer.loader.rows.count, shape = run.data.imageShape.map(String.init).joined(separator: "×")
-            printNote("training \(run.kind) (\(trainer.task.model.parameterCount) parameters) on \(images) images of \(shape) for \(training.steps) steps; run folder \(run.folder.path)")
+            printNote("training \(run.kind) (\(trainer.task.model.parameterCount) parameters) on \(images) images of \(shape) for \(training.steps) steps\(ranks); run folder \(run.folder.path)")
         }
         let start = Date()
         let outcome = try run.train(until: minutes.map { start.addingTimeInterval($0 * 60) })
+        if outcome == .finished || outcome == .reachedTimeLimit { world.finish() }
         let clock = ProgressReporter.clock(Date().timeIntervalSince(start))
         let outputs = trainer.task.drawsSamples ? "; samples in \(run.folder.appendingPathComponent("samples").path)" : ""
         switch outcome {

@@ -230,7 +230,7 @@ struct TrainClassifier: ParsableCommand {
                 guard smallest >= 0 else { throw GenError.badData("\(data.path): labels must be class numbers 0, 1, …; found \(smallest)") }
                 return FeatureClassifierConfiguration(imageShape: data.imageShape, classes: largest + 1, channels: channels, features: features)
             }
-            guard !run.heldOutRows.isEmpty else { return }
+            guard !run.heldOutRows.isEmpty, Distributed.world.isWriter else { return }
             let accuracy = try run.task.accuracy(on: run.dataset, rows: run.heldOutRows)
             print(String(format: "held-out accuracy %.2f%% on %d images of %@", 100 * accuracy, run.heldOutRows.count, run.dataset.path))
         }

@@ -49,6 +49,15 @@ public struct RunCheckpoint {
 
     /// Writes the checkpoint atomically and durably.
     public func write(to url: URL) throws {
+        try SafeTensors.write(try contents(), to: url)
+    }
+
+    /// The checkpoint as the bytes of its file (what rank 0 sends the other ranks).
+    public func encoded() throws -> Data {
+        SafeTensors.encode(try contents())
+    }
+
+    private func contents() throws -> SafeTensors.Contents {
         var tensors: [String: Tensor] = [:]
         for (name, tensor) in model { tensors["model.\(name)"] = tensor }
         for (name, tensor) in ema { tensors["ema.\(name)"] = tensor }
@@ -58,7 +67,7 @@ public struct RunCheckpoint {
         let trainerJSON = String(decoding: try encoder.encode(trainer), as: UTF8.self)
         var metadata = ["config": configJSON, "trainer": trainerJSON, "gen_version": GenCore.version]
         if let kind = try? RunKind.decode(configJSON).kind { metadata["kind"] = kind }
-        try SafeTensors.write(.init(tensors: tensors, metadata: metadata), to: url)
+        return .init(tensors: tensors, metadata: metadata)
     }
 
     /// The checkpoint a location names: a run folder's `checkpoint.safetensors`, or a file.
@@ -77,7 +86,16 @@ public struct RunCheckpoint {
 
     /// Reads a checkpoint written by ``write(to:)``.
     public static func read(_ url: URL) throws -> RunCheckpoint {
-        let contents = try SafeTensors.read(url)
+        try parse(try SafeTensors.read(url), name: url.path)
+    }
+
+    /// A checkpoint from the bytes ``encoded()`` gave; `name` names them in errors.
+    public static func decode(_ data: Data, name: String) throws -> RunCheckpoint {
+        try parse(try SafeTensors.decode(data, name: name), name: name)
+    }
+
+    private static func parse(_ contents: SafeTensors.Contents, name: String) throws -> RunCheckpoint {
+        let url = URL(fileURLWithPath: name)
         guard let config = contents.metadata["config"], let trainerText = contents.metadata["trainer"] else {
             throw SafeTensorsError.invalid(url.path, "not a gen checkpoint (no config or trainer metadata)")
         }

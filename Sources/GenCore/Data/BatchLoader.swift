@@ -78,17 +78,24 @@ public final class BatchLoader {
 
     /// The next batch, moving to the next epoch when this one is done.
     public func next() throws -> Batch {
+        try batch(at: nextIndices())
+    }
+
+    /// The rows of the next batch, moving on as ``next()`` does without reading them (ranks of
+    /// a data-parallel run each read their share with ``batch(at:)``).
+    public func nextIndices() -> [Int] {
         if position.batch >= batchesPerEpoch { position = LoaderPosition(epoch: position.epoch + 1, batch: 0) }
         let order = self.order ?? epochOrder(position.epoch)
-        self.order = order
         let start = position.batch * batchSize
         let indices = Array(order[start..<min(start + batchSize, order.count)])
-        let images = try dataset.images(at: indices, scaledTo: pixelRange)
-        let labels = try dataset.labels(at: indices)
-        let next = LoaderPosition(epoch: position.epoch, batch: position.batch + 1)
-        position = next
+        position = LoaderPosition(epoch: position.epoch, batch: position.batch + 1)
         self.order = order
-        return Batch(images: images, labels: labels, indices: indices)
+        return indices
+    }
+
+    /// The images (and labels) of `indices`, in the loader's pixel range.
+    public func batch(at indices: [Int]) throws -> Batch {
+        Batch(images: try dataset.images(at: indices, scaledTo: pixelRange), labels: try dataset.labels(at: indices), indices: indices)
     }
 
     /// The order of rows in epoch `epoch`.

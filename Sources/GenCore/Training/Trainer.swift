@@ -12,6 +12,16 @@ import Foundation
 /// A task with several ``TrainingTask/phases`` (a GAN) gets one optimizer per phase; each step
 /// runs every phase's updates in turn, and the metrics record each phase's loss and its extra
 /// numbers.
+///
+/// Data parallelism: with ``TrainerConfiguration/shards`` above one, each global batch is cut
+/// into that many shares (``BatchShares``), each drawn with its own noise and dropout streams,
+/// and the update follows the gradients' mean over the whole batch (the shares' gradients
+/// weighted by their sizes). In a ``Distributed/world`` of several ranks each rank computes its
+/// shares and the sums go through one ``Communicator/allreduceSum(_:)`` of one flat buffer per
+/// update (gradients, buffers such as batch-norm statistics, loss and metrics); a single
+/// process computes every share in turn and ends with the same weights. Every rank keeps the
+/// same weights, optimizer state and EMA; only rank 0 writes files and shows progress, and
+/// stops (signals, the deadline) are agreed by all ranks before each step.
 public final class Trainer {
     /// How a run ended.
     public enum Outcome: Equatable, Sendable {
@@ -38,8 +48,13 @@ public final class Trainer {
     public let configJSON: String
     public private(set) var step = 0
     public private(set) var ema: ExponentialMovingAverage?
-    /// Where messages go (stderr by default).
+    /// Where messages go (stderr by default; rank 0's only).
     public var log: (String) -> Void = printNote
+    /// The ranks training together (one unless the program joined an MPI job).
+    public let world: any Communicator
+    /// The shares of each global batch, and which of them this rank computes.
+    public let shares: BatchShares
+    public let localShards: [Int]
     /// Whether to show progress on stderr.
     public var showsProgress = true
 
@@ -59,11 +74,18 @@ public final class Trainer {
     }
 
     /// - Parameter optimizers: one per phase of the task, in order.
+    /// - Parameter world: the ranks training together; it needs at least one shard per rank
+    ///   (``TrainerConfiguration/shards``).
     public init(task: TrainingTask, loader: BatchLoader, optimizers: [Optimizer], configuration: TrainerConfiguration,
-                folder: URL, configJSON: String) {
+                folder: URL, configJSON: String, world: any Communicator = Distributed.world) {
         let phases = task.phases
         require(!phases.isEmpty && optimizers.count == phases.count,
                 "Trainer: \(phases.count) phase(s) need \(phases.count) optimizer(s), got \(optimizers.count)")
+        require(configuration.shardCount >= world.size && configuration.shardCount <= configuration.batchSize,
+                "Trainer: \(configuration.shardCount) shard(s) of batches of \(configuration.batchSize) cannot keep \(world.size) ranks busy")
+        self.world = world
+        shares = BatchShares(batchSize: configuration.batchSize, shards: configuration.shardCount)
+        localShards = shares.shards(ofRank: world.rank, of: world.size)
         self.task = task
         self.phases = phases
         self.loader = loader
@@ -115,8 +137,9 @@ public final class Trainer {
             optimizer: optimizerState())
     }
 
-    /// Saves the checkpoint and the loss plot.
+    /// Saves the checkpoint and the loss plot (rank 0 only; other ranks hold the same state).
     public func save() throws {
+        guard world.isWriter else { return }
         try checkpoint().write(to: checkpointURL)
         let title = "\((try? RunKind.decode(configJSON).kind) ?? "training") \(folder.lastPathComponent)"
         try? PNG.write(LossPlot.image(history: history, metrics: task.plottedMetrics, title: title), to: folder.appendingPathComponent("loss.png"))
@@ -151,7 +174,7 @@ public final class Trainer {
         Random.dropout.state = saved.trainer.dropout
         nonFiniteStreak = saved.trainer.nonFiniteStreak
         // Keep the metrics up to the restored step, so the log has no duplicates.
-        if let text = try? String(contentsOf: metricsURL, encoding: .utf8) {
+        if world.isWriter, let text = try? String(contentsOf: metricsURL, encoding: .utf8) {
             var kept: [String] = []
             for line in text.split(separator: "\n") {
                 guard let data = line.data(using: .utf8),
@@ -175,23 +198,31 @@ public final class Trainer {
     /// When an output cannot be written (a full disk), it saves the checkpoint if it still can
     /// and throws the ``AtomicFileError``; a metrics record is written whole or not at all.
     public func run(until deadline: Date? = nil) throws -> Outcome {
-        do {
-            try FileManager.default.createDirectory(at: folder.appendingPathComponent("samples"), withIntermediateDirectories: true)
-        } catch {
-            throw AtomicFileError(path: folder.appendingPathComponent("samples").path, reason: (error as NSError).localizedDescription)
+        if world.isWriter {
+            do {
+                try FileManager.default.createDirectory(at: folder.appendingPathComponent("samples"), withIntermediateDirectories: true)
+            } catch {
+                throw AtomicFileError(path: folder.appendingPathComponent("samples").path, reason: (error as NSError).localizedDescription)
+            }
         }
         Interruption.install()
         defer { Interruption.uninstall() }
-        let metrics = try AppendOnlyFile(metricsURL)
+        let metrics = world.isWriter ? try AppendOnlyFile(metricsURL) : nil
         do {
             return try loop(until: deadline, metrics: metrics)
         } catch let error as AtomicFileError {
-            if (try? save()) != nil { log("saved \(checkpointURL.path) at step \(step) before stopping: \(error)") }
+            if world.isWriter, (try? save()) != nil { note("saved \(checkpointURL.path) at step \(step) before stopping: \(error)") }
             throw error
         }
     }
 
-    private func loop(until deadline: Date?, metrics: AppendOnlyFile) throws -> Outcome {
+    /// A message from rank 0 (the others hold the same news).
+    private func note(_ message: String) {
+        if world.isWriter { log(message) }
+    }
+
+    private func loop(until deadline: Date?, metrics: AppendOnlyFile?) throws -> Outcome {
+        let showsProgress = self.showsProgress && world.isWriter
         let progress = ProgressReporter(total: configuration.steps, startStep: step, label: "step", lineEvery: configuration.logEvery)
         progress.deadline = deadline
         var windowStart = Date(), windowImages = 0
@@ -200,23 +231,25 @@ public final class Trainer {
         task.model.train()
         var reachedDeadline = false
         while step < configuration.steps {
-            if let deadline, Date() >= deadline {
+            // every rank stops at the same step: at the deadline or a signal of any of them
+            let stops = try world.anyRank([deadline.map { Date() >= $0 } ?? false, Interruption.isRequested])
+            if stops[0] {
                 reachedDeadline = true
                 break
             }
-            if Interruption.isRequested {
+            if stops[1] {
                 if showsProgress { progress.finishLine() }
                 try save()
-                log("stopped at step \(step); saved \(checkpointURL.path)")
+                note("stopped at step \(step); saved \(checkpointURL.path)")
                 return .interrupted
             }
             // 1–4. batch, learning rate, loss and gradients, update (skipped when non-finite)
             guard let result = try trainStep() else {
                 nonFiniteStreak += 1
-                log("step \(step + 1): non-finite loss or gradient (\(nonFiniteStreak) in a row); update skipped")
+                note("step \(step + 1): non-finite loss or gradient (\(nonFiniteStreak) in a row); update skipped")
                 if nonFiniteStreak >= configuration.maximumNonFiniteSteps {
                     if showsProgress { progress.finishLine() }
-                    log("stopping: \(nonFiniteStreak) non-finite steps in a row; the last checkpoint is kept as it was")
+                    note("stopping: \(nonFiniteStreak) non-finite steps in a row; the last checkpoint is kept as it was")
                     return .diverged
                 }
                 continue
@@ -233,7 +266,7 @@ public final class Trainer {
                                              "grad_norm": Double(result.gradientNorm), "images_per_s": Double(windowImages) / max(seconds, 1e-9),
                                              "elapsed": ((elapsedBefore + Date().timeIntervalSince(start)) * 10).rounded() / 10]
                 for (key, value) in result.metrics { record[key] = value }
-                try metrics.append(String(decoding: try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]), as: UTF8.self) + "\n")
+                try metrics?.append(String(decoding: try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]), as: UTF8.self) + "\n")
                 for key in task.plottedMetrics {
                     if let value = record[key] as? Double { history[key, default: []].append((step, Float(value))) }
                 }
@@ -293,28 +326,42 @@ public final class Trainer {
             }
             return nil
         }
+        var streams = isSharded ? shardStreams() : nil
+        defer {
+            // shard 0 goes on with the run's own dropout stream, which checkpoints keep
+            if let streams, localShards.first == 0 { Random.dropout.state = streams.dropout[0] }
+        }
         var result = StepResult(loss: 0, gradientNorm: 0, images: 0)
-        var batch: Batch?
+        var batches: [Batch] = []
         for (phase, optimizer) in zip(phases, optimizers) {
             var lossSum = 0.0
             for _ in 0..<phase.updatesPerStep {
-                if phase.usesData || batch == nil {
-                    batch = try loader.next()
-                    result.images += batch!.images.shape[0]
+                if phase.usesData || batches.isEmpty {
+                    let indices = loader.nextIndices()
+                    batches = try isSharded ? localShards.map { try loader.batch(at: Array(indices[shares.range($0)])) } : [loader.batch(at: indices)]
+                    result.images += indices.count
                 }
-                var extra: [String: Double] = [:]
-                let (loss, gradients) = valueAndGrad(phase.module) { _ in
-                    let output = phase.loss(batch!, noise)
-                    extra = output.metrics
-                    return output.loss
+                let update: (loss: Float, gradients: Gradients, metrics: [String: Double])
+                if var current = streams {
+                    update = try shardedUpdate(phase, batches: batches, streams: &current)
+                    streams = current
+                } else {
+                    var extra: [String: Double] = [:]
+                    let (loss, gradients) = valueAndGrad(phase.module) { _ in
+                        let output = phase.loss(batches[0], noise)
+                        extra = output.metrics
+                        return output.loss
+                    }
+                    update = (loss.item, gradients, extra)
                 }
-                let norm = gradientNorm(gradients)
-                guard loss.item.isFinite && norm.isFinite else { return try skip() }
+                let norm = gradientNorm(update.gradients)
+                guard update.loss.isFinite && norm.isFinite else { return try skip() }
+                let gradients = update.gradients
                 optimizer.update(phase.module, with: configuration.gradientClip.map { clipGradientNorm(gradients, maxNorm: $0, norm: norm).gradients } ?? gradients)
-                lossSum += Double(loss.item)
-                result.loss = loss.item
+                lossSum += Double(update.loss)
+                result.loss = update.loss
                 result.gradientNorm = norm
-                for (key, value) in extra { result.metrics[key] = value }
+                for (key, value) in update.metrics { result.metrics[key] = value }
                 if hasSeveralPhases { result.metrics["\(phase.name)_grad_norm"] = Double(norm) }
             }
             if hasSeveralPhases { result.metrics["\(phase.name)_loss"] = lossSum / Double(phase.updatesPerStep) }
@@ -322,10 +369,101 @@ public final class Trainer {
         return result
     }
 
+    // MARK: Shards
+
+    /// Whether batches are cut into shares: several shards, or several ranks.
+    private var isSharded: Bool { shares.shards > 1 || world.size > 1 }
+
+    /// The noise and dropout streams of this rank's shards for one step.
+    private struct ShardStreams {
+        var noise: [RandomGenerator]
+        var dropout: [RandomState]
+    }
+
+    /// Shard 0 goes on with the run's own streams (which checkpoints keep); shard s > 0 draws
+    /// from streams derived from the seed, the shard and the step, so that no rank needs
+    /// another rank's state and a run resumes exactly on any number of ranks.
+    private func shardStreams() -> ShardStreams {
+        var streams = ShardStreams(noise: [], dropout: [])
+        for shard in localShards {
+            if shard == 0 {
+                streams.noise.append(noise)
+                streams.dropout.append(Random.dropout.state)
+            } else {
+                let seed = configuration.seed ^ (UInt64(shard) &* 0xD1B5_4A32_D192_ED03) ^ (UInt64(step) &* 0x9E37_79B9_7F4A_7C15)
+                streams.noise.append(RandomGenerator(seed: seed, stream: .noise))
+                streams.dropout.append(RandomGenerator(seed: seed, stream: .dropout).state)
+            }
+        }
+        return streams
+    }
+
+    /// One update's loss, gradients and metrics over the whole global batch: each local
+    /// shard's, weighted by its share of the batch, summed over the ranks in one flat buffer.
+    /// Buffers (batch-norm statistics, power-iteration vectors) start every shard from the same
+    /// values and end as the shards' weighted mean, on every rank.
+    private func shardedUpdate(_ phase: TrainingPhase, batches: [Batch], streams: inout ShardStreams) throws
+        -> (loss: Float, gradients: Gradients, metrics: [String: Double]) {
+        let parameters = phase.module.namedParameters()
+        let buffers = task.model.namedBuffers().map(\.1)
+        let saved = batches.count > 1 ? buffers.map { $0.copy() } : []
+        // layout: gradients, one presence count per parameter, buffers, loss, metrics
+        var parameterOffsets: [Int] = [], bufferOffsets: [Int] = [], size = 0
+        for (_, parameter) in parameters { parameterOffsets.append(size); size += parameter.count }
+        let presence = size
+        size += parameters.count
+        for buffer in buffers { bufferOffsets.append(size); size += buffer.count }
+        let lossSlot = size
+        var flat = [Float](repeating: 0, count: size + 1)
+        var metricKeys: [String] = []
+        for (i, batch) in batches.enumerated() {
+            if i > 0 { for (buffer, value) in zip(buffers, saved) { buffer.assign(value) } }
+            Random.dropout.state = streams.dropout[i]
+            var extra: [String: Double] = [:]
+            let (loss, gradients) = valueAndGrad(phase.module) { _ in
+                let output = phase.loss(batch, streams.noise[i])
+                extra = output.metrics
+                return output.loss
+            }
+            streams.dropout[i] = Random.dropout.state
+            if i == 0 {
+                metricKeys = extra.keys.sorted()
+                flat += [Float](repeating: 0, count: metricKeys.count)
+            }
+            let weight = Float(batch.images.shape[0]) / Float(shares.batchSize)
+            flat.withUnsafeMutableBufferPointer { flat in
+                func add(_ tensor: Tensor, at offset: Int) {
+                    tensor.withUnsafeBufferPointer { values in
+                        for k in values.indices { flat[offset + k] += weight * values[k] }
+                    }
+                }
+                for (j, (path, _)) in parameters.enumerated() {
+                    guard let gradient = gradients[path] else { continue }
+                    flat[presence + j] += 1
+                    add(gradient, at: parameterOffsets[j])
+                }
+                for (buffer, offset) in zip(buffers, bufferOffsets) { add(buffer, at: offset) }
+                flat[lossSlot] += weight * loss.item
+                for (j, key) in metricKeys.enumerated() { flat[lossSlot + 1 + j] += weight * Float(extra[key] ?? 0) }
+            }
+        }
+        try world.allreduceSum(&flat)
+        var gradients = Gradients()
+        for (j, (path, parameter)) in parameters.enumerated() where flat[presence + j] > 0 {
+            gradients[path] = Tensor(Array(flat[parameterOffsets[j]..<(parameterOffsets[j] + parameter.count)]), shape: parameter.shape)
+        }
+        for (buffer, offset) in zip(buffers, bufferOffsets) {
+            buffer.assign(Tensor(Array(flat[offset..<(offset + buffer.count)]), shape: buffer.shape))
+        }
+        var metrics: [String: Double] = [:]
+        for (j, key) in metricKeys.enumerated() { metrics[key] = Double(flat[lossSlot + 1 + j]) }
+        return (flat[lossSlot], gradients, metrics)
+    }
+
     /// Writes `samples/step-NNNNNN.png` from the EMA weights, leaving training state untouched
     /// (nothing for a task that draws no images).
     public func writeSamples() throws {
-        guard task.drawsSamples else { return }
+        guard task.drawsSamples, world.isWriter else { return }
         let images = try withSamplingWeights {
             task.samples(count: configuration.sampleCount, generator: RandomGenerator(seed: configuration.seed, stream: .sampling))
         }

@@ -31,6 +31,13 @@ public struct TrainerConfiguration: Codable, Sendable, Equatable {
     public var seed: UInt64
     /// Non-finite losses in a row after which the run stops as diverged.
     public var maximumNonFiniteSteps: Int
+    /// The shares each global batch is cut into, each with its own noise and dropout streams
+    /// (nil: one): the ranks of a data-parallel run, one share each. A run with the same shards
+    /// gives the same weights on any number of ranks.
+    public var shards: Int?
+
+    /// ``shards``, 1 when not set.
+    public var shardCount: Int { shards ?? 1 }
 
     public enum Decay: String, Codable, Sendable, CaseIterable { case constant, cosine }
 
@@ -45,8 +52,9 @@ public struct TrainerConfiguration: Codable, Sendable, Equatable {
                 checkpointEvery: Int = TrainingDefaults.standard.checkpointEvery, logEvery: Int = TrainingDefaults.standard.logEvery,
                 seed: UInt64 = 0, maximumNonFiniteSteps: Int = 10,
                 sampleSeconds: Double? = TrainingDefaults.standard.sampleSeconds,
-                checkpointSeconds: Double? = TrainingDefaults.standard.checkpointSeconds) {
+                checkpointSeconds: Double? = TrainingDefaults.standard.checkpointSeconds, shards: Int? = nil) {
         self.steps = steps
+        self.shards = shards.flatMap { $0 > 1 ? $0 : nil }
         self.batchSize = batchSize
         self.learningRate = learningRate
         self.warmupSteps = warmupSteps
@@ -67,8 +75,8 @@ public struct TrainerConfiguration: Codable, Sendable, Equatable {
     public func validate() throws(ConfigurationError) {
         guard steps >= 1, steps <= 1 << 40, batchSize >= 1, batchSize <= 1 << 20, warmupSteps >= 0, logEvery >= 1,
               sampleEvery >= 0, checkpointEvery >= 0, sampleCount >= 1, sampleCount <= 4096, maximumNonFiniteSteps >= 1,
-              (sampleSeconds ?? 1) > 0, (checkpointSeconds ?? 1) > 0 else {
-            throw .settings("the training settings are impossible (steps \(steps), batch \(batchSize), warm-up \(warmupSteps), every \(logEvery)/\(sampleEvery)/\(checkpointEvery))")
+              (sampleSeconds ?? 1) > 0, (checkpointSeconds ?? 1) > 0, (1...4096).contains(shardCount), shardCount <= batchSize else {
+            throw .settings("the training settings are impossible (steps \(steps), batch \(batchSize), warm-up \(warmupSteps), every \(logEvery)/\(sampleEvery)/\(checkpointEvery), shards \(shardCount))")
         }
         guard learningRate > 0, learningRate.isFinite, (gradientClip ?? 1) > 0, (gradientClip ?? 1).isFinite,
               (emaDecay ?? 0) >= 0, (emaDecay ?? 0) < 1 else {

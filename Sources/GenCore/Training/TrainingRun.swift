@@ -22,10 +22,14 @@ public struct RunSettings: Sendable, Equatable {
     public var seed: UInt64
     /// The fraction of the images held out from training (a seeded split).
     public var holdout: Double
+    /// The shares of each global batch, each with its own noise (default: one per rank of
+    /// ``Distributed/world``); see ``TrainerConfiguration/shards``.
+    public var shards: Int?
 
     public init(steps: Int? = nil, epochs: Int? = nil, batchSize: Int? = nil, learningRate: Float? = nil, warmupSteps: Int? = nil,
                 gradientClip: Float? = nil, emaDecay: Float? = nil, sampleEvery: Int? = nil, checkpointEvery: Int? = nil,
-                logEvery: Int? = nil, seed: UInt64 = 0, holdout: Double = 0) {
+                logEvery: Int? = nil, seed: UInt64 = 0, holdout: Double = 0, shards: Int? = nil) {
+        self.shards = shards
         self.steps = steps
         self.epochs = epochs
         self.batchSize = batchSize
@@ -47,6 +51,7 @@ public struct RunSettings: Sendable, Equatable {
             if let value, value < 1 { throw GenError.usage("\(name) must be at least 1") }
         }
         guard holdout >= 0, holdout < 1 else { throw GenError.usage("--holdout must be in [0, 1)") }
+        if let shards, !(1...4096).contains(shards) { throw GenError.usage("--shards must be in 1...4096") }
         if let learningRate, !(learningRate > 0 && learningRate.isFinite) { throw GenError.usage("--lr must be positive") }
         if let emaDecay, !(emaDecay >= 0 && emaDecay < 1) { throw GenError.usage("--ema-decay must be in [0, 1)") }
         if let gradientClip, !(gradientClip >= 0 && gradientClip.isFinite) { throw GenError.usage("--grad-clip must not be negative") }
@@ -74,7 +79,8 @@ public struct RunSettings: Sendable, Equatable {
             sampleEvery: sampleEvery ?? defaults.sampleEvery, checkpointEvery: checkpointEvery ?? defaults.checkpointEvery,
             logEvery: logEvery ?? defaults.logEvery, seed: seed,
             sampleSeconds: sampleEvery == nil ? defaults.sampleSeconds : nil,
-            checkpointSeconds: checkpointEvery == nil ? defaults.checkpointSeconds : nil)
+            checkpointSeconds: checkpointEvery == nil ? defaults.checkpointSeconds : nil,
+            shards: shards ?? Distributed.world.size)
     }
 }
 
@@ -114,8 +120,8 @@ public final class TrainingRun<Family: ModelFamily>: ActiveRun {
     public let heldOutRows: [Int]
     /// Whether the run went on from a checkpoint.
     public let isResumed: Bool
-    /// Held for the run's life: no other process trains in its folder meanwhile.
-    private let lock: RunLock
+    /// Held for the run's life by rank 0: no other process trains in its folder meanwhile.
+    private let lock: RunLock?
 
     public var kind: String { Family.kind }
     public var data: DataSource { configuration.data }
@@ -123,7 +129,7 @@ public final class TrainingRun<Family: ModelFamily>: ActiveRun {
 
     /// - Parameter configuration: its data's pixel range is set here, from the task's.
     private init(folder: URL, configuration: RunConfiguration<Family.Configuration>, dataset: HDF5Dataset, isResumed: Bool,
-                 lock: RunLock) throws {
+                 lock: RunLock?) throws {
         self.folder = folder
         self.lock = lock
         self.dataset = dataset
@@ -136,6 +142,13 @@ public final class TrainingRun<Family: ModelFamily>: ActiveRun {
         }
         guard trainingRows.count >= training.batchSize else {
             throw GenError.badData("\(dataset.path): \(trainingRows.count) training images cannot fill a batch of \(training.batchSize)")
+        }
+        let world = Distributed.world
+        guard training.shardCount >= world.size else {
+            throw GenError.usage("\(training.shardCount) shard(s) cannot keep \(world.size) ranks busy; give --shards \(world.size) or more")
+        }
+        guard training.shardCount <= training.batchSize else {
+            throw GenError.usage("a batch of \(training.batchSize) cannot be cut into \(training.shardCount) shards; give --batch-size \(training.shardCount) or more")
         }
         // The weights are drawn from the run's seed: the same seed, the same run.
         Random.seed(training.seed)
@@ -156,9 +169,13 @@ public final class TrainingRun<Family: ModelFamily>: ActiveRun {
     ///   - model: the family's configuration for this data; a ``ConfigurationError`` it throws
     ///     is a usage error (settings) or a data error naming the file (data).
     ///   - log: notes, such as which dataset of the file was chosen.
+    ///
+    /// In a ``Distributed/world`` of several ranks, rank 0 sets the run up and sends it to the
+    /// others, which follow it (and read only the data); call this on every rank.
     public static func create(in folder: URL, force: Bool = false, data path: String, dataset: String? = nil,
                               settings: RunSettings = RunSettings(), log: (String) -> Void = printNote,
                               model: (HDF5Dataset) throws -> Family.Configuration) throws -> TrainingRun {
+        if !Distributed.world.isWriter { return try follow(folder, try receiveRun()) }
         try settings.validate()
         if RunLock.holdsFiles(folder), !force {
             throw GenError.usage("\(folder.path): already holds a run; choose another --out, --resume it, or pass --force")
@@ -194,6 +211,7 @@ public final class TrainingRun<Family: ModelFamily>: ActiveRun {
                                   dataset: data, isResumed: false, lock: lock)
         try? FileManager.default.removeItem(at: run.trainer.metricsURL)
         try AtomicFile.write(Data(try run.configuration.json().utf8), to: folder.appendingPathComponent("config.json"))
+        try run.sendToOtherRanks()
         return run
     }
 
@@ -206,8 +224,14 @@ public final class TrainingRun<Family: ModelFamily>: ActiveRun {
 
     /// The run in `folder`, from its checkpoint alone (configuration, weights, optimizer
     /// state, data position and random streams), ready to go on exactly where it stopped.
-    /// - Parameter steps: a new total for the run (default: the run's own).
-    public static func resume(_ folder: URL, steps: Int? = nil) throws -> TrainingRun {
+    ///
+    /// In a world of several ranks, rank 0 reads the checkpoint and sends it to the others.
+    /// - Parameters:
+    ///   - steps: a new total for the run (default: the run's own).
+    ///   - shards: the shares of each global batch from here on (default: one per rank). The
+    ///     run goes on exactly as before, on any number of ranks, when they are the run's own.
+    public static func resume(_ folder: URL, steps: Int? = nil, shards: Int? = nil) throws -> TrainingRun {
+        if !Distributed.world.isWriter { return try follow(folder, try receiveRun()) }
         let url = folder.appendingPathComponent("checkpoint.safetensors")
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw GenError.missingInput("\(folder.path): no run to resume (no checkpoint.safetensors)")
@@ -219,6 +243,9 @@ public final class TrainingRun<Family: ModelFamily>: ActiveRun {
             guard steps >= 1 else { throw GenError.usage("--steps must be at least 1") }
             configuration.training.steps = steps
         }
+        if let shards, !(1...4096).contains(shards) { throw GenError.usage("--shards must be in 1...4096") }
+        let shardCount = shards ?? Distributed.world.size
+        configuration.training.shards = shardCount > 1 ? shardCount : nil
         let source = configuration.data
         let data = try HDF5Dataset(url: URL(fileURLWithPath: source.path), options: .init(dataset: source.dataset, readLabels: Family.needsLabels))
         guard data.imageShape == source.imageShape else {
@@ -228,6 +255,32 @@ public final class TrainingRun<Family: ModelFamily>: ActiveRun {
         try run.trainer.resume(from: checkpoint)
         // config.json is a copy for people; the checkpoint is what counts.
         try AtomicFile.write(Data(try configuration.json().utf8), to: folder.appendingPathComponent("config.json"))
+        try run.sendToOtherRanks()
+        return run
+    }
+
+    // MARK: Several ranks
+
+    /// Rank 0's part in setting up a run of several ranks: the run as it starts (configuration,
+    /// initial or restored weights, optimizer state, EMA, data position) to every other rank.
+    private func sendToOtherRanks() throws {
+        let world = Distributed.world
+        guard world.size > 1 else { return }
+        var bytes = [UInt8](try trainer.checkpoint().encoded())
+        try world.broadcast(&bytes, from: 0)
+    }
+
+    /// The run of a rank other than 0: rank 0's configuration and state, with this rank's own
+    /// copy of the data (at the path rank 0 gave), and no files of its own.
+    public static func follow(_ folder: URL, _ checkpoint: RunCheckpoint) throws -> TrainingRun {
+        let configuration = try Family.runConfiguration(from: checkpoint.configJSON, file: "rank 0's run")
+        let source = configuration.data
+        let data = try HDF5Dataset(url: URL(fileURLWithPath: source.path), options: .init(dataset: source.dataset, readLabels: Family.needsLabels))
+        guard data.imageShape == source.imageShape else {
+            throw GenError.badData("\(source.path): images are \(data.imageShape) on rank \(Distributed.world.rank), rank 0's are \(source.imageShape)")
+        }
+        let run = try TrainingRun(folder: folder, configuration: configuration, dataset: data, isResumed: checkpoint.trainer.step > 0, lock: nil)
+        try run.trainer.resume(from: checkpoint)
         return run
     }
 
@@ -240,19 +293,36 @@ public final class TrainingRun<Family: ModelFamily>: ActiveRun {
 
 extension ModelFamily {
     /// ``TrainingRun/resume(_:steps:)`` for callers that hold the family as `any ModelFamily.Type`.
-    public static func resumeRun(_ folder: URL, steps: Int?) throws -> any ActiveRun {
-        try TrainingRun<Self>.resume(folder, steps: steps)
+    public static func resumeRun(_ folder: URL, steps: Int?, shards: Int? = nil) throws -> any ActiveRun {
+        try TrainingRun<Self>.resume(folder, steps: steps, shards: shards)
+    }
+
+    /// ``TrainingRun/follow(_:_:)`` for callers that hold the family as `any ModelFamily.Type`.
+    public static func followRun(_ folder: URL, _ checkpoint: RunCheckpoint) throws -> any ActiveRun {
+        try TrainingRun<Self>.follow(folder, checkpoint)
     }
 }
 
+/// On a rank other than 0: the run rank 0 set up, as it sent it.
+func receiveRun() throws -> RunCheckpoint {
+    var bytes: [UInt8] = []
+    try Distributed.world.broadcast(&bytes, from: 0)
+    return try RunCheckpoint.decode(Data(bytes), name: "the run rank 0 sent")
+}
+
 extension FamilyRegistry {
-    /// The run in `folder`, whatever its family, from its checkpoint alone.
-    public func resume(_ folder: URL, steps: Int? = nil) throws -> any ActiveRun {
+    /// The run in `folder`, whatever its family, from its checkpoint alone (on a rank other
+    /// than 0: as rank 0 sends it).
+    public func resume(_ folder: URL, steps: Int? = nil, shards: Int? = nil) throws -> any ActiveRun {
+        if !Distributed.world.isWriter {
+            let checkpoint = try receiveRun()
+            return try family(ofConfiguration: checkpoint.configJSON, file: "the run rank 0 sent").followRun(folder, checkpoint)
+        }
         let url = folder.appendingPathComponent("checkpoint.safetensors")
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw GenError.missingInput("\(folder.path): no run to resume (no checkpoint.safetensors)")
         }
         let checkpoint = try RunCheckpoint.read(url)
-        return try family(ofConfiguration: checkpoint.configJSON, file: url.path).resumeRun(folder, steps: steps)
+        return try family(ofConfiguration: checkpoint.configJSON, file: url.path).resumeRun(folder, steps: steps, shards: shards)
     }
 }
