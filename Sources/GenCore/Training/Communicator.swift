@@ -18,6 +18,8 @@ public protocol Communicator: AnyObject {
     /// Replaces `bytes` on every rank with rank `root`'s (any length; the receivers' arrays
     /// take the sender's length).
     func broadcast(_ bytes: inout [UInt8], from root: Int) throws
+    /// Waits until every rank has come here.
+    func barrier() throws
     /// Ends the job on every rank at once with `code`: for an error one rank met alone, which
     /// would otherwise leave the others waiting for it.
     func abort(exitCode: Int32) -> Never
@@ -46,6 +48,7 @@ public final class SingleProcess: Communicator {
     public var size: Int { 1 }
     public func allreduceSum(_ values: inout [Float]) throws {}
     public func broadcast(_ bytes: inout [UInt8], from root: Int) throws {}
+    public func barrier() throws {}
     public func abort(exitCode: Int32) -> Never { exit(exitCode) }
     public func finish() {}
 }
