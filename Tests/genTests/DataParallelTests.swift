@@ -213,6 +213,20 @@ struct DataParallelTests {
         #expect(resumed.status == 0, "\(resumed.standardError)")
     }
 
+    /// `--minutes`: each rank's clock reaches the deadline at its own moment, but they stop at
+    /// the same step (a rank leaving alone would leave the other waiting in the all-reduce).
+    @Test func theDeadlineStopsEveryRankAtOneStep() throws {
+        let scratch = try Scratch()
+        let run = scratch.path("run")
+        for round in 0..<3 {
+            let status = try mpirunGen(2, dataParallelTraining("ddpm", run, steps: 1_000_000, extra: ["--minutes", "0.03", "--log-every", "50", "--force"]))
+                .wait(upTo: 60)
+            #expect(status == 0, "round \(round): mpirun ended with \(String(describing: status))")
+            let saved = try RunCheckpoint.read(URL(fileURLWithPath: "\(run)/checkpoint.safetensors"))
+            #expect(saved.trainer.step > 0)
+        }
+    }
+
     /// `gen bench --allreduce` on 2 ranks: the all-reduce of the model's whole gradient and the
     /// data-parallel step, then one process alone; refused without mpirun.
     @Test func benchAllreduce() throws {

@@ -194,3 +194,43 @@ struct TrainerTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.url.appendingPathComponent("samples").path).isEmpty)
     }
 }
+
+@Suite("Trainer: batches cut into shards (data parallelism)")
+struct ShardedTrainerTests {
+    /// The toy model's weights after `steps` SGD steps on batches of 9, cut into `shards`.
+    func train(shards: Int?, steps: Int = 6) throws -> [Float] {
+        let scratch = try TemporaryFolder()
+        let task = ToyTask()
+        let data = try HDF5Dataset(url: dataFixtures.appendingPathComponent("chunked_gzip.h5"))
+        let loader = BatchLoader(dataset: data, batchSize: 9, seed: 1, pixelRange: .unit)
+        let configuration = TrainerConfiguration(steps: steps, batchSize: 9, warmupSteps: 0, gradientClip: nil, emaDecay: nil, sampleEvery: 0,
+                                                 checkpointEvery: 0, logEvery: 1, shards: shards)
+        let trainer = Trainer(task: task, loader: loader, optimizer: SGD(learningRate: 0.05), configuration: configuration,
+                              folder: scratch.url, configJSON: "{}")
+        trainer.showsProgress = false
+        trainer.log = { _ in }
+        #expect(try trainer.run() == .finished)
+        return task.layer.weight.scalars + (task.layer.bias?.scalars ?? [])
+    }
+
+    /// With nothing random in the loss and plain SGD (no scale-free Adam to hide a wrong
+    /// weighting), 2 shards (5 + 4 images) and 3 shards (3 each) move the weights exactly as
+    /// whole batches do: the shares' gradients, weighted by their sizes, are the batch's mean.
+    @Test(arguments: [2, 3])
+    func shardsFollowTheWholeBatchMean(_ shards: Int) throws {
+        let whole = try train(shards: nil)
+        let sharded = try train(shards: shards)
+        let initial = try train(shards: nil, steps: 1)
+        let scale = whole.map(abs).max() ?? 1
+        #expect(zip(whole, sharded).map { abs($0 - $1) }.max()! <= 1e-5 * scale)
+        #expect(zip(whole, initial).map { abs($0 - $1) }.max()! > 1e-3 * scale, "the weights moved")
+    }
+
+    /// More ranks than shards, or more shards than images in a batch, is refused up front.
+    @Test func shardsBeyondTheBatchAreImpossible() {
+        var configuration = TrainerConfiguration(steps: 1, batchSize: 4, shards: 5)
+        #expect(throws: ConfigurationError.self) { try configuration.validate() }
+        configuration.shards = 4
+        #expect(throws: Never.self) { try configuration.validate() }
+    }
+}
