@@ -227,6 +227,24 @@ struct DataParallelTests {
         }
     }
 
+    /// A run whose data file now holds images of another shape is refused on resume, on one
+    /// rank or two, with the run's data unread and its checkpoint unchanged.
+    @Test func resumeRefusesDataOfAnotherShape() throws {
+        let scratch = try Scratch()
+        let (data, run) = (scratch.path("data.h5"), scratch.path("run"))
+        try FileManager.default.copyItem(atPath: fixtureData.appendingPathComponent("chunked_gzip.h5").path, toPath: data)
+        var training = dataParallelTraining("ddpm", run, steps: 2)
+        training[3] = data
+        #expect(try runGen(training).status == 0)
+        let before = try Data(contentsOf: URL(fileURLWithPath: "\(run)/checkpoint.safetensors"))
+        try FileManager.default.removeItem(atPath: data)
+        try FileManager.default.copyItem(atPath: fixtureData.appendingPathComponent("nhw_uint8.h5").path, toPath: data)
+        let alone = try runGen(["train", "--resume", run, "--steps", "4"])
+        #expect(alone.status == 65 && alone.standardError.contains("the run was made for [1, 8, 8]"), "\(alone.standardError)")
+        #expect(try runMPIGen(2, ["train", "--resume", run, "--steps", "4", "--threads", "1"]) == 65)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: "\(run)/checkpoint.safetensors")) == before)
+    }
+
     /// `gen bench --allreduce` on 2 ranks: the all-reduce of the model's whole gradient and the
     /// data-parallel step, then one process alone; refused without mpirun.
     @Test func benchAllreduce() throws {

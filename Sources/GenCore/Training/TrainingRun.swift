@@ -246,17 +246,23 @@ public final class TrainingRun<Family: ModelFamily>: ActiveRun {
         if let shards, !(1...4096).contains(shards) { throw GenError.usage("--shards must be in 1...4096") }
         let shardCount = shards ?? Distributed.world.size
         configuration.training.shards = shardCount > 1 ? shardCount : nil
-        let source = configuration.data
-        let data = try HDF5Dataset(url: URL(fileURLWithPath: source.path), options: .init(dataset: source.dataset, readLabels: Family.needsLabels))
-        guard data.imageShape == source.imageShape else {
-            throw GenError.badData("\(source.path): images are \(data.imageShape), the run was made for \(source.imageShape)")
-        }
+        let data = try openData(configuration.data)
         let run = try TrainingRun(folder: folder, configuration: configuration, dataset: data, isResumed: true, lock: lock)
         try run.trainer.resume(from: checkpoint)
         // config.json is a copy for people; the checkpoint is what counts.
         try AtomicFile.write(Data(try configuration.json().utf8), to: folder.appendingPathComponent("config.json"))
         try run.sendToOtherRanks()
         return run
+    }
+
+    /// The data a run was made for, refused when its images are no longer of the run's shape.
+    private static func openData(_ source: DataSource) throws -> HDF5Dataset {
+        let data = try HDF5Dataset(url: URL(fileURLWithPath: source.path), options: .init(dataset: source.dataset, readLabels: Family.needsLabels))
+        guard data.imageShape == source.imageShape else {
+            let rank = Distributed.world.size > 1 ? " on rank \(Distributed.world.rank)" : ""
+            throw GenError.badData("\(source.path): images are \(data.imageShape)\(rank), the run was made for \(source.imageShape)")
+        }
+        return data
     }
 
     // MARK: Several ranks
@@ -274,11 +280,7 @@ public final class TrainingRun<Family: ModelFamily>: ActiveRun {
     /// copy of the data (at the path rank 0 gave), and no files of its own.
     public static func follow(_ folder: URL, _ checkpoint: RunCheckpoint) throws -> TrainingRun {
         let configuration = try Family.runConfiguration(from: checkpoint.configJSON, file: "rank 0's run")
-        let source = configuration.data
-        let data = try HDF5Dataset(url: URL(fileURLWithPath: source.path), options: .init(dataset: source.dataset, readLabels: Family.needsLabels))
-        guard data.imageShape == source.imageShape else {
-            throw GenError.badData("\(source.path): images are \(data.imageShape) on rank \(Distributed.world.rank), rank 0's are \(source.imageShape)")
-        }
+        let data = try openData(configuration.data)
         let run = try TrainingRun(folder: folder, configuration: configuration, dataset: data, isResumed: checkpoint.trainer.step > 0, lock: nil)
         try run.trainer.resume(from: checkpoint)
         return run
