@@ -1,8 +1,10 @@
 import GenCore
 
 /// A DDPM as a run stores it: the network's shape, the noise schedule and the prediction type.
-public struct DDPMConfiguration: ModelConfiguration {
+public struct DDPMConfiguration: ConditionalUNetConfiguration {
     public var unet: UNetConfiguration
+    /// A conditional run's label dropout (``ConditionalUNetConfiguration``); nil when unconditional.
+    public var classDropout: Double?
     public var schedule: NoiseSchedule.Kind
     /// T, the number of discrete diffusion steps.
     public var diffusionSteps: Int
@@ -22,6 +24,7 @@ public struct DDPMConfiguration: ModelConfiguration {
 
     public func validate() throws(ConfigurationError) {
         try unet.validate()
+        try validateConditioning()
         guard diffusionSteps >= 1, diffusionSteps <= 100_000 else { throw .settings("--diffusion-steps must be from 1 to 100000") }
         // The linear schedule's last β is 0.02·1000/T: at T ≤ 20 it reaches 1 and ᾱ vanishes.
         guard schedule != .linear || diffusionSteps > 20 else {
@@ -60,6 +63,7 @@ public final class DDPM: SingleLossTask, DiffusionModel {
     }
 
     public func loss(batch: Batch, generator: RandomGenerator) -> Tensor {
-        ddpmLoss(denoiser: denoiser, diffusionSteps: configuration.diffusionSteps, data: batch.images, generator: generator)
+        ddpmLoss(denoiser: denoiser, diffusionSteps: configuration.diffusionSteps, data: batch.images, generator: generator,
+                 labels: trainingLabels(batch, dropout: configuration.conditioning?.dropout, generator: generator))
     }
 }

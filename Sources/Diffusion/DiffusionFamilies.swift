@@ -8,7 +8,7 @@ public enum DDPMFamily: ModelFamily {
     public static let capabilities: FamilyCapabilities = [.drawsImages, .samplers, .inpainting]
     public static let metrics: [EvaluationMetric] = [.bpd, .fid, .kid, .pr]
     public static func makeTask(_ configuration: DDPMConfiguration) -> DDPM { DDPM(configuration) }
-    public static func pytorchModule(for configuration: DDPMConfiguration) -> PyTorchModule? { configuration.unet.pytorchModule }
+    public static func pytorchModule(for configuration: DDPMConfiguration) -> PyTorchModule? { configuration.unet.classes == nil ? configuration.unet.pytorchModule : nil }
 }
 
 /// `gen train sde`: score-based models through an SDE (Song et al. 2021).
@@ -19,7 +19,7 @@ public enum ScoreSDEFamily: ModelFamily {
     public static let capabilities: FamilyCapabilities = [.drawsImages, .samplers, .inpainting]
     public static let metrics: [EvaluationMetric] = [.bpd, .fid, .kid, .pr]
     public static func makeTask(_ configuration: ScoreSDEConfiguration) -> ScoreSDE { ScoreSDE(configuration) }
-    public static func pytorchModule(for configuration: ScoreSDEConfiguration) -> PyTorchModule? { configuration.unet.pytorchModule }
+    public static func pytorchModule(for configuration: ScoreSDEConfiguration) -> PyTorchModule? { configuration.unet.classes == nil ? configuration.unet.pytorchModule : nil }
 }
 
 /// `gen train flow`: flow matching on the linear path (Lipman et al. 2023).
@@ -30,7 +30,7 @@ public enum FlowMatchingFamily: ModelFamily {
     public static let capabilities: FamilyCapabilities = [.drawsImages, .samplers, .inpainting]
     public static let metrics: [EvaluationMetric] = [.bpd, .fid, .kid, .pr]
     public static func makeTask(_ configuration: FlowMatchingConfiguration) -> FlowMatching { FlowMatching(configuration) }
-    public static func pytorchModule(for configuration: FlowMatchingConfiguration) -> PyTorchModule? { configuration.unet.pytorchModule }
+    public static func pytorchModule(for configuration: FlowMatchingConfiguration) -> PyTorchModule? { configuration.unet.classes == nil ? configuration.unet.pytorchModule : nil }
 }
 
 extension UNetConfiguration {

@@ -37,16 +37,31 @@ extension DiffusionModel {
         return [c.imageChannels, c.imageSize, c.imageSize]
     }
 
-    /// Draws `count` images with `sampler`, starting from fresh noise.
-    public func sample<S: Sampler>(count: Int, sampler: S, generator: RandomGenerator,
+    /// Draws `count` images with `sampler`, starting from fresh noise: unconditionally, or for
+    /// a class-conditional model images of `classes` (one per image) with classifier-free
+    /// `guidance` w (0: the plain conditional model; see ``Denoiser/conditioned(on:guidance:)``).
+    ///
+    /// ```swift
+    /// let flow = try FlowMatchingFamily.load(URL(fileURLWithPath: "runs/flow-cond"))
+    /// let sevens = flow.sample(count: 8, sampler: ProbabilityFlowSampler(method: .heun, steps: 25), generator: RandomGenerator(seed: 0),
+    ///                          classes: Array(repeating: 7, count: 8), guidance: 2)
+    /// ```
+    public func sample<S: Sampler>(count: Int, sampler: S, generator: RandomGenerator, classes: [Int]? = nil, guidance: Float = 0,
                                    onStep: (SamplingProgress) -> Void = { _ in }) -> Tensor {
+        require(classes == nil || classes!.count == count, "sample: \(classes?.count ?? 0) classes for \(count) images")
         let noise = Tensor.randomNormal([count] + imageShape, using: generator)
+        let denoiser = classes.map { self.denoiser.conditioned(on: $0, guidance: guidance) } ?? self.denoiser
         return sampler.sample(denoiser, noise: noise, generator: generator, onStep: onStep)
     }
 
-    /// Preview grids during training: ``previewSampler``.
+    /// The classes of a class-conditional model; nil for an unconditional one.
+    public var classCount: Int? { network.classCount }
+
+    /// Preview grids during training: ``previewSampler``; a conditional model's images cycle
+    /// through its classes (plain conditional, no guidance).
     public func samples(count: Int, generator: RandomGenerator) -> Tensor {
-        sample(count: count, sampler: previewSampler, generator: generator)
+        sample(count: count, sampler: previewSampler, generator: generator,
+               classes: classCount.map { ClassSelection.spread.labels(count: count, classes: $0) })
     }
 
     public func defaultSteps(_ sampler: BuiltInSampler) -> Int { sampler.defaultSteps }
@@ -96,8 +111,18 @@ extension DiffusionModel {
         let steps = choice.steps ?? (choice.sampler == nil ? fallback.steps : defaultSteps(name))
         let sampler = name.make(steps: steps, settings: choice.settings, process: denoiser.process)
         let denoiser = self.denoiser, start = denoiser.evaluations
-        return ImageSource(sampler: name.rawValue, steps: steps, isAdaptive: name == .dopri5, evaluations: { denoiser.evaluations - start }) { count, generator, onStep in
-            self.sample(count: count, sampler: sampler, generator: generator) { onStep($0.step) }
+        guard let classes = classCount else {
+            if options.guidance != nil { throw GenError.usage("--guidance needs a class-conditional run (gen train \(kind) --conditional); this one is unconditional") }
+            return ImageSource(sampler: name.rawValue, steps: steps, isAdaptive: name == .dopri5, evaluations: { denoiser.evaluations - start }) { count, generator, onStep in
+                self.sample(count: count, sampler: sampler, generator: generator) { onStep($0.step) }
+            }
+        }
+        let guidance = options.guidance ?? 0
+        guard guidance.isFinite, guidance >= 0 else { throw GenError.usage("--guidance must be a finite number ≥ 0, got \(guidance)") }
+        // images of no class asked for: the null class, unguided (the unconditional model)
+        return ImageSource(sampler: name.rawValue, steps: steps, isAdaptive: name == .dopri5, classes: classes,
+                           evaluations: { denoiser.evaluations - start }) { count, labels, generator, onStep in
+            self.sample(count: count, sampler: sampler, generator: generator, classes: labels, guidance: guidance) { onStep($0.step) }
         }
     }
 

@@ -1,8 +1,10 @@
 import GenCore
 
 /// A flow-matching model as a run stores it.
-public struct FlowMatchingConfiguration: ModelConfiguration {
+public struct FlowMatchingConfiguration: ConditionalUNetConfiguration {
     public var unet: UNetConfiguration
+    /// A conditional run's label dropout (``ConditionalUNetConfiguration``); nil when unconditional.
+    public var classDropout: Double?
     public var coupling: Coupling
     public var prediction: Prediction
 
@@ -16,6 +18,7 @@ public struct FlowMatchingConfiguration: ModelConfiguration {
 
     public func validate() throws(ConfigurationError) {
         try unet.validate()
+        try validateConditioning()
         guard prediction == .velocity else {
             throw .settings("a flow run must predict the velocity, its configuration says \(prediction)")
         }
@@ -43,6 +46,7 @@ public final class FlowMatching: SingleLossTask, DiffusionModel {
     }
 
     public func loss(batch: Batch, generator: RandomGenerator) -> Tensor {
-        flowMatchingLoss(denoiser: denoiser, data: batch.images, coupling: configuration.coupling, generator: generator)
+        flowMatchingLoss(denoiser: denoiser, data: batch.images, coupling: configuration.coupling, generator: generator,
+                         labels: trainingLabels(batch, dropout: configuration.conditioning?.dropout, generator: generator))
     }
 }

@@ -1,8 +1,10 @@
 import GenCore
 
 /// A score-based model of one of the three SDEs, as a run stores it.
-public struct ScoreSDEConfiguration: ModelConfiguration {
+public struct ScoreSDEConfiguration: ConditionalUNetConfiguration {
     public var unet: UNetConfiguration
+    /// A conditional run's label dropout (``ConditionalUNetConfiguration``); nil when unconditional.
+    public var classDropout: Double?
     public var sde: SDEConfiguration
     /// What the network outputs; the loss is on the implied noise either way.
     public var prediction: Prediction
@@ -17,6 +19,7 @@ public struct ScoreSDEConfiguration: ModelConfiguration {
 
     public func validate() throws(ConfigurationError) {
         try unet.validate()
+        try validateConditioning()
         let s = sde
         guard s.betaMin > 0, s.betaMax >= s.betaMin, s.sigmaMin > 0, s.sigmaMax > s.sigmaMin, s.betaMax.isFinite, s.sigmaMax.isFinite else {
             throw .settings("need 0 < --beta-min ≤ --beta-max and 0 < --sigma-min < --sigma-max")
@@ -42,6 +45,7 @@ public final class ScoreSDE: SingleLossTask, DiffusionModel {
     }
 
     public func loss(batch: Batch, generator: RandomGenerator) -> Tensor {
-        denoisingScoreMatchingLoss(denoiser: denoiser, data: batch.images, generator: generator)
+        denoisingScoreMatchingLoss(denoiser: denoiser, data: batch.images, generator: generator,
+                                   labels: trainingLabels(batch, dropout: configuration.conditioning?.dropout, generator: generator))
     }
 }

@@ -20,6 +20,9 @@ public struct UNetConfiguration: Codable, Sendable, Equatable {
     public var groups: Int
     /// The image height (and width) the network is built for.
     public var imageSize: Int
+    /// The classes of a class-conditional UNet: a learned class embedding (one row more for
+    /// the null class, index `classes`) is added to the time embedding. nil: unconditional.
+    public var classes: Int?
 
     public init(imageChannels: Int = 1, baseChannels: Int = 32, channelMultipliers: [Int] = [1, 2, 2],
                 residualBlocksPerLevel: Int = 1, attentionResolutions: [Int] = [], dropout: Float = 0,
@@ -78,6 +81,7 @@ public struct UNetConfiguration: Codable, Sendable, Equatable {
         }
         guard attentionResolutions.allSatisfy({ $0 >= 1 }) else { throw .settings("--attention-resolutions must be positive image sizes") }
         guard dropout >= 0 && dropout < 1 else { throw .settings("--dropout must be in [0, 1), got \(dropout)") }
+        if let classes { try ClassConditioning(classes: classes).validate() }
         let levels = channelMultipliers.count - 1
         guard levels < 31, imageSize % (1 << levels) == 0 else {
             throw .settings("images of \(imageSize) pixels cannot be halved \(levels) times (--channel-multipliers has \(channelMultipliers.count) levels)")
@@ -165,6 +169,9 @@ public final class UNet: Module {
     public let up: [UpLevel]
     public let outNorm: GroupNorm
     public let outConv: Conv2d
+    /// A class-conditional UNet's class embedding, `[classes + 1, timeChannels]` (the last row
+    /// the null class), added to the time embedding (Ho & Salimans 2022; diffusers' `class_embedding`).
+    public let classEmbedding: Embedding?
 
     public init(_ configuration: UNetConfiguration) {
         let c = configuration
@@ -211,16 +218,35 @@ public final class UNet: Module {
         self.up = up
         outNorm = GroupNorm(groups: c.groups, channels: channels)
         outConv = Conv2d(channels, c.imageChannels, kernelSize: 3, padding: 1)
+        // made last: an unconditional UNet draws the same initial weights as before conditioning existed
+        classEmbedding = c.classes.map { Embedding($0 + 1, timeChannels) }
     }
+
+    /// The classes of a class-conditional UNet; nil for an unconditional one.
+    public var classCount: Int? { configuration.classes }
 
     /// - Parameters:
     ///   - xt: noisy images `[N, imageChannels, H, W]`
     ///   - times: `[N]` in [0, 1] (scaled by ``Conventions/timeScale`` for the embedding)
     /// - Returns: the prediction, `[N, imageChannels, H, W]`
     public func callAsFunction(_ xt: Tensor, times: Tensor) -> Tensor {
+        self(xt, times: times, classes: nil)
+    }
+
+    /// The prediction for images of `classes` (one per image; the null class `classCount` for
+    /// none). nil: the null class for every image of a conditional UNet.
+    public func callAsFunction(_ xt: Tensor, times: Tensor, classes: [Int]?) -> Tensor {
         require(xt.rank == 4 && xt.shape[1] == configuration.imageChannels && times.shape == [xt.shape[0]],
                 "UNet: images \(xt.shape) and times \(times.shape) do not fit a \(configuration.imageChannels)-channel UNet")
-        let time = timeEmbedding(embedding(times * Conventions.timeScale))
+        var time = timeEmbedding(embedding(times * Conventions.timeScale))
+        if let classEmbedding, let count = configuration.classes {
+            let labels = classes ?? Array(repeating: count, count: xt.shape[0])
+            require(labels.count == xt.shape[0] && labels.allSatisfy { $0 >= 0 && $0 <= count },
+                    "UNet: \(labels.count) classes for \(xt.shape[0]) images, each must be in 0…\(count) (\(count): none)")
+            time = time + classEmbedding(labels)
+        } else {
+            require(classes == nil, "UNet: classes given to an unconditional UNet")
+        }
         // 1. encoder, keeping every block's output for the decoder
         var h = inputConv(xt)
         var skips: [Tensor] = []

@@ -130,6 +130,19 @@ public struct RealNVPConfiguration: ModelConfiguration {
     public var normalization: Normalization
     /// The logit transform's α.
     public var alpha: Float
+    /// The classes of a class-conditional base: N(μ_y, diag σ_y²) per class y, learned (as
+    /// Glow's class-conditional prior and normflows' `ClassCondDiagGaussian`). nil: N(0, I).
+    public var classes: Int?
+
+    public var conditioning: ClassConditioning? { classes.map { ClassConditioning(classes: $0) } }
+
+    public func conditioned(_ conditioning: ClassConditioning) throws(ConfigurationError) -> RealNVPConfiguration {
+        try conditioning.validate()
+        guard conditioning.dropout == nil else { throw .settings("--class-dropout is for the diffusion families; a conditional flow's base always knows its class") }
+        var copy = self
+        copy.classes = conditioning.classes
+        return copy
+    }
 
     public init(imageShape: [Int], scales: Int = 2, couplings: Int = 3, finalCouplings: Int = 4, hidden: Int = 32,
                 residualBlocks: Int = 2, normalization: Normalization = .none, alpha: Float = 0.05) {
@@ -166,6 +179,7 @@ public struct RealNVPConfiguration: ModelConfiguration {
             throw .data("images of \(imageShape[1])×\(imageShape[2]) cannot be squeezed \(scales) times (height and width must be multiples of \(factor))")
         }
         guard alpha >= 0 && alpha < 0.5 else { throw .settings("the logit's α must be in [0, 0.5), got \(alpha)") }
+        try conditioning?.validate()
     }
 }
 
@@ -216,6 +230,20 @@ public final class RealNVPFlow: Module, Bijector {
     public let scales: [FlowScale]
     public let final: [AffineCoupling]
     public let finalNorms: [Module]
+    /// A class-conditional base's means and log standard deviations, `[classes, D]` each,
+    /// stored divided by ``baseScale`` (zero at first: every class starts as N(0, I)).
+    public let classMeans: Tensor?
+    public let classLogStds: Tensor?
+    /// The factor between the stored class parameters and the base's means and log standard
+    /// deviations: Adam moves each parameter by about the learning rate per step, so at 1e-3
+    /// an unscaled mean would need thousands of steps to reach the few units that separate the
+    /// classes in z; scaled, a few hundred (an equalized learning rate, Karras et al. 2018).
+    public static let baseScale: Float = 10
+    /// The base's class means and log standard deviations, `[classes, D]`.
+    public var classBase: (means: Tensor, logStds: Tensor)? {
+        guard let classMeans, let classLogStds else { return nil }
+        return (classMeans * Self.baseScale, classLogStds * Self.baseScale)
+    }
     /// `[channels, height, width]` entering each scale, then the final stage's.
     let shapes: [[Int]]
 
@@ -234,6 +262,9 @@ public final class RealNVPFlow: Module, Bijector {
         final = (0..<c.finalCouplings).map { AffineCoupling(.checkerboard, parity: $0 % 2, channels: shape[0], height: shape[1], width: shape[2],
                                                              hidden: c.hidden, residualBlocks: c.residualBlocks) }
         finalNorms = (0..<c.finalCouplings).compactMap { _ in normalizer(c.normalization, channels: shape[0]) }
+        let dimensions = c.imageShape.reduce(1, *)
+        classMeans = c.classes.map { Tensor.zeros([$0, dimensions]) }
+        classLogStds = c.classes.map { Tensor.zeros([$0, dimensions]) }
     }
 
     /// Starts every coupling as the identity (zero last convolutions).
@@ -292,10 +323,37 @@ public final class RealNVPFlow: Module, Bijector {
     }
 
     /// log p(x) in nats per sample for x in logit space: the standard normal prior of the
-    /// latent plus the log-determinant.
-    public func logDensity(_ x: Tensor) -> Tensor {
+    /// latent plus the log-determinant. A class-conditional flow gives log p(x | y) for
+    /// `classes` (one per image), or without them the marginal log Σ_y p(y)·p(x | y) under
+    /// uniform classes.
+    public func logDensity(_ x: Tensor, classes: [Int]? = nil) -> Tensor {
         let (z, logDeterminant) = forward(x)
-        let dimensions = Float(z.shape[1])
-        return z.squared().sum(axes: [1]) * -0.5 - dimensions * Float(0.5 * Foundation.log(2 * Double.pi)) + logDeterminant
+        return baseLogDensity(z, classes: classes) + logDeterminant
+    }
+
+    /// log N(z; 0, I), or for a class-conditional base log N(z; μ_y, σ_y²) of `classes`, or
+    /// their uniform mixture over the classes: `[N]`.
+    public func baseLogDensity(_ z: Tensor, classes: [Int]?) -> Tensor {
+        let constant = Float(z.shape[1]) * Float(0.5 * Foundation.log(2 * Double.pi))
+        guard let (means, logStds) = classBase else {
+            require(classes == nil, "RealNVPFlow: classes given to an unconditional flow")
+            return z.squared().sum(axes: [1]) * -0.5 - constant
+        }
+        guard let classes else {
+            let perClass = classLogDensities(z)
+            return perClass.logSumExp(axes: [1]) - Float(Foundation.log(Double(means.shape[0])))
+        }
+        require(classes.count == z.shape[0] && classes.allSatisfy { $0 >= 0 && $0 < means.shape[0] },
+                "RealNVPFlow: \(classes.count) classes for \(z.shape[0]) latents, each in 0..<\(means.shape[0])")
+        let mean = means.gathering(rows: classes), logStd = logStds.gathering(rows: classes)
+        return ((z - mean) * (-logStd).exp()).squared().sum(axes: [1]) * -0.5 - logStd.sum(axes: [1]) - constant
+    }
+
+    /// log N(z; μ_k, σ_k²) for every class k of a class-conditional base: `[N, classes]`.
+    public func classLogDensities(_ z: Tensor) -> Tensor {
+        guard let (means, logStds) = classBase else { preconditionFailure("RealNVPFlow: not class-conditional") }
+        let (n, k, d) = (z.shape[0], means.shape[0], z.shape[1])
+        let standardized = (z.reshaped([n, 1, d]) - means.reshaped([1, k, d])) * (-logStds).exp().reshaped([1, k, d])
+        return standardized.squared().sum(axes: [2]) * -0.5 - logStds.sum(axes: [1]).reshaped([1, k]) - Float(d) * Float(0.5 * Foundation.log(2 * Double.pi))
     }
 }

@@ -37,6 +37,20 @@ public struct GANConfiguration: ModelConfiguration {
     public var criticSteps: Int
     /// The critic's LeakyReLU slope.
     public var leakySlope: Float
+    /// The classes of a conditional GAN: the one-hot class beside z at the generator's input
+    /// and conditional batch norm (a learned gain and bias per class), and a projection critic (Miyato & Koyama 2018), its class
+    /// embedding spectrally normalized like the rest. nil: unconditional.
+    public var classes: Int?
+
+    public var conditioning: ClassConditioning? { classes.map { ClassConditioning(classes: $0) } }
+
+    public func conditioned(_ conditioning: ClassConditioning) throws(ConfigurationError) -> GANConfiguration {
+        try conditioning.validate()
+        guard conditioning.dropout == nil else { throw .settings("--class-dropout is for the diffusion families; a conditional GAN always sees its label") }
+        var copy = self
+        copy.classes = conditioning.classes
+        return copy
+    }
 
     public init(imageShape: [Int], latent: Int = 64, generatorWidth: Int = 64, criticWidth: Int = 64,
                 loss: GANLoss = .wasserstein, criticSteps: Int = 5, leakySlope: Float = 0.1) {
@@ -70,6 +84,7 @@ public struct GANConfiguration: ModelConfiguration {
             throw .settings("the latent size, the widths and the critic steps must be at least 1")
         }
         guard leakySlope.isFinite else { throw .settings("the critic's LeakyReLU slope must be finite") }
+        try conditioning?.validate()
     }
 }
 
@@ -81,21 +96,42 @@ public final class Generator: Module {
     public let up1: ConvTranspose2d
     public let norm: BatchNorm2d
     public let up2: ConvTranspose2d
+    /// Conditional batch norm's per-class gain and bias `[classes, width]` (zero at first: the
+    /// plain batch norm), applied as `h·(1 + gain_y) + bias_y` after the normalization.
+    public let classGains: Tensor?
+    public let classBiases: Tensor?
     let base: [Int]
 
     public init(_ c: GANConfiguration) {
         do { try c.validate() } catch { require(false, "Generator: \(error)") }
         base = [2 * c.generatorWidth, c.imageShape[1] / 4, c.imageShape[2] / 4]
-        fc = Linear(c.latent, base.reduce(1, *))
+        // a conditional generator also sees its class beside z (as BigGAN's shared class embedding)
+        fc = Linear(c.latent + (c.classes ?? 0), base.reduce(1, *))
         up1 = ConvTranspose2d(2 * c.generatorWidth, c.generatorWidth, kernelSize: 4, stride: 2, padding: 1)
         norm = BatchNorm2d(c.generatorWidth)
         up2 = ConvTranspose2d(c.generatorWidth, c.imageShape[0], kernelSize: 4, stride: 2, padding: 1)
+        classGains = c.classes.map { Tensor.zeros([$0, c.generatorWidth]) }
+        classBiases = c.classes.map { Tensor.zeros([$0, c.generatorWidth]) }
     }
 
-    /// - Parameter z: `[N, latent]`. Returns images `[N, C, H, W]` in [−1, 1].
-    public func callAsFunction(_ z: Tensor) -> Tensor {
-        let h = fc(z).relu().reshaped([z.shape[0]] + base)
-        return up2(norm(up1(h)).relu()).tanh()
+    /// - Parameters:
+    ///   - z: `[N, latent]`
+    ///   - classes: a conditional generator's classes, one per image (nil for an unconditional one)
+    /// - Returns: images `[N, C, H, W]` in [−1, 1].
+    public func callAsFunction(_ z: Tensor, classes: [Int]? = nil) -> Tensor {
+        guard let gains = classGains, let biases = classBiases else {
+            require(classes == nil, "Generator: classes given to an unconditional generator")
+            return up2(norm(up1(fc(z).relu().reshaped([z.shape[0]] + base))).relu()).tanh()
+        }
+        guard let classes else { preconditionFailure("Generator: a conditional generator needs the images' classes") }
+        require(classes.count == z.shape[0], "Generator: \(classes.count) classes for \(z.shape[0]) latents")
+        let h = fc(Tensor.concatenate([z, Tensor.oneHot(classes, classes: gains.shape[0])], axis: 1)).relu().reshaped([z.shape[0]] + base)
+        var normalized = norm(up1(h))
+        do {
+            let shape = [z.shape[0], gains.shape[1], 1, 1]
+            normalized = normalized * (gains.gathering(rows: classes).reshaped(shape) + 1) + biases.gathering(rows: classes).reshaped(shape)
+        }
+        return up2(normalized.relu()).tanh()
     }
 }
 
@@ -105,20 +141,36 @@ public final class Critic: Module {
     public let conv1: SpectralNorm
     public let conv2: SpectralNorm
     public let fc: SpectralNorm
+    /// The projection critic's class embedding (a bias-free linear map of the one-hot label to
+    /// the features, spectrally normalized): D(x, y) = fc(φ(x)) + ⟨embed(y), φ(x)⟩.
+    public let embed: SpectralNorm?
     let slope: Float
+    let classes: Int?
 
     public init(_ c: GANConfiguration) {
         do { try c.validate() } catch { require(false, "Critic: \(error)") }
         conv1 = SpectralNorm(Conv2d(c.imageShape[0], c.criticWidth, kernelSize: 4, stride: 2, padding: 1))
         conv2 = SpectralNorm(Conv2d(c.criticWidth, 2 * c.criticWidth, kernelSize: 4, stride: 2, padding: 1))
-        fc = SpectralNorm(Linear(2 * c.criticWidth * (c.imageShape[1] / 4) * (c.imageShape[2] / 4), 1))
+        let features = 2 * c.criticWidth * (c.imageShape[1] / 4) * (c.imageShape[2] / 4)
+        fc = SpectralNorm(Linear(features, 1))
         slope = c.leakySlope
+        classes = c.classes
+        embed = c.classes.map { SpectralNorm(Linear($0, features, bias: false)) }
     }
 
-    /// - Parameter images: `[N, C, H, W]`. Returns scores `[N, 1]`.
-    public func callAsFunction(_ images: Tensor) -> Tensor {
-        let h = conv2(conv1(images).leakyReLU(slope: slope)).leakyReLU(slope: slope)
-        return fc(h.flattened())
+    /// - Parameters:
+    ///   - images: `[N, C, H, W]`
+    ///   - classes: a projection critic's classes, one per image (nil for an unconditional critic)
+    /// - Returns: scores `[N, 1]`.
+    public func callAsFunction(_ images: Tensor, classes labels: [Int]? = nil) -> Tensor {
+        let h = conv2(conv1(images).leakyReLU(slope: slope)).leakyReLU(slope: slope).flattened()
+        guard let embed, let classes else {
+            require(labels == nil, "Critic: classes given to an unconditional critic")
+            return fc(h)
+        }
+        guard let labels else { preconditionFailure("Critic: a projection critic needs the images' classes") }
+        let projection = (embed(Tensor.oneHot(labels, classes: classes)) * h).sum(axes: [1]).reshaped([h.shape[0], 1])
+        return fc(h) + projection
     }
 }
 
@@ -165,16 +217,25 @@ public final class WGAN: TrainingTask {
 
     /// The critic's loss on real images and fakes from fresh latents (the generator is not
     /// differentiated), and the Wasserstein estimate E D(real) − E D(fake).
-    public func criticLoss(real: Tensor, generator random: RandomGenerator) -> (loss: Tensor, wasserstein: Float) {
-        let fake = withoutGradients { generator(latents(real.shape[0], generator: random)) }
-        let fakeScores = critic(fake), realScores = critic(real)
+    /// A conditional GAN's fakes are of the real images' `classes`, and both are scored with them.
+    public func criticLoss(real: Tensor, classes: [Int]? = nil, generator random: RandomGenerator) -> (loss: Tensor, wasserstein: Float) {
+        let fake = withoutGradients { generator(latents(real.shape[0], generator: random), classes: classes) }
+        let fakeScores = critic(fake, classes: classes), realScores = critic(real, classes: classes)
         let loss = configuration.loss.criticLoss(realScores: realScores, fakeScores: fakeScores)
         return (loss, withoutGradients { realScores.mean().item - fakeScores.mean().item })
     }
 
     /// The generator's loss −E D(G(z)) (both losses), differentiated through the critic.
-    public func generatorLoss(count: Int, generator random: RandomGenerator) -> Tensor {
-        configuration.loss.generatorLoss(fakeScores: critic(generator(latents(count, generator: random))))
+    /// A conditional GAN's fakes are of `classes` (the last real batch's).
+    public func generatorLoss(count: Int, classes: [Int]? = nil, generator random: RandomGenerator) -> Tensor {
+        configuration.loss.generatorLoss(fakeScores: critic(generator(latents(count, generator: random), classes: classes), classes: classes))
+    }
+
+    /// The batch's labels for a conditional GAN, nil for an unconditional one.
+    func labels(_ batch: Batch) -> [Int]? {
+        guard configuration.classes != nil else { return nil }
+        guard let labels = batch.labels else { preconditionFailure("WGAN: a conditional GAN trains on batches with labels") }
+        return labels
     }
 
     /// `loss.png` and the progress line follow the critic's Wasserstein estimate.
@@ -186,21 +247,35 @@ public final class WGAN: TrainingTask {
     public var phases: [TrainingPhase] {
         [
             TrainingPhase(name: "critic", module: pair.critic, updatesPerStep: configuration.criticSteps, usesData: true) { [unowned self] batch, random in
-                let (loss, wasserstein) = criticLoss(real: batch.images, generator: random)
+                let (loss, wasserstein) = criticLoss(real: batch.images, classes: labels(batch), generator: random)
                 return (loss, ["wasserstein": Double(wasserstein)])
             },
             TrainingPhase(name: "generator", module: pair.generator, usesData: false) { [unowned self] batch, random in
-                (generatorLoss(count: batch.images.shape[0], generator: random), [:])
+                (generatorLoss(count: batch.images.shape[0], classes: labels(batch), generator: random), [:])
             },
         ]
     }
 
+    /// Preview grids; a conditional GAN's cycle through its classes.
     public func samples(count: Int, generator random: RandomGenerator) -> Tensor {
         sample(latents: latents(count, generator: random))
     }
 
-    /// The generator's images for the given latents, without gradients, 256 at a time.
-    public func sample(latents: Tensor) -> Tensor { withoutGradients { latents.mapBatches(256) { generator($0) } } }
+    /// The generator's images for the given latents (of `classes`, one per latent, for a
+    /// conditional GAN; nil cycles through its classes), without gradients, 256 at a time.
+    public func sample(latents: Tensor, classes: [Int]? = nil) -> Tensor {
+        let count = latents.shape[0]
+        let labels = classes ?? configuration.classes.map { ClassSelection.spread.labels(count: count, classes: $0) }
+        require(labels == nil || labels!.count == count, "WGAN.sample: \(labels?.count ?? 0) classes for \(count) latents")
+        return withoutGradients {
+            var parts: [Tensor] = []
+            for first in stride(from: 0, to: count, by: 256) {
+                let size = min(256, count - first)
+                parts.append(generator(latents.slice(axis: 0, start: first, count: size), classes: labels.map { Array($0[first..<(first + size)]) }))
+            }
+            return Tensor.concatenate(parts, axis: 0)
+        }
+    }
 
     /// Latent walks: for each of `rows` pairs of random latents, `columns` points on the great
     /// circle between them (spherical interpolation, which keeps Gaussian latents at a typical

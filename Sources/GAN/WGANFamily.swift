@@ -15,7 +15,8 @@ public enum WGANFamily: ModelFamily {
     /// `PyTorch/wgan.py`: `generator(z)` (the EMA weights when exported for sampling) and
     /// `critic(x)`, spectral norm from the stored u and v.
     public static func pytorchModule(for configuration: GANConfiguration) -> PyTorchModule? {
-        PyTorchModule(source: String(decoding: PackageResources.wgan_py, as: UTF8.self), arguments: [
+        guard configuration.classes == nil else { return nil }
+        return PyTorchModule(source: String(decoding: PackageResources.wgan_py, as: UTF8.self), arguments: [
             "image_shape": .integers(configuration.imageShape), "latent": .integer(configuration.latent),
             "generator_width": .integer(configuration.generatorWidth), "critic_width": .integer(configuration.criticWidth),
             "leaky_slope": .number(configuration.leakySlope),
@@ -31,11 +32,21 @@ extension WGAN: TrainedModel {
     /// The generator's images of fresh latents.
     public func imageSource(_ options: DrawOptions) throws -> ImageSource {
         try requireOnePass(options, kind: WGANFamily.kind)
-        return ImageSource(sampler: "generator") { count, generator, _ in self.sample(latents: self.latents(count, generator: generator)) }
+        guard let classes = configuration.classes else {
+            return ImageSource(sampler: "generator") { count, generator, _ in self.sample(latents: self.latents(count, generator: generator)) }
+        }
+        // images of no class asked for cycle through the classes
+        return ImageSource(sampler: "generator", classes: classes) { count, labels, generator, _ in
+            self.sample(latents: self.latents(count, generator: generator), classes: labels)
+        }
     }
+
+    public var classCount: Int? { configuration.classes }
 
     /// Spherical walks between random latents.
     public func interpolationGrid(rows: Int, columns: Int, generator: RandomGenerator) throws -> Tensor {
-        sample(latents: interpolationLatents(rows: rows, columns: columns, generator: generator))
+        // a conditional GAN walks each row within one class, the rows cycling through the classes
+        let classes = configuration.classes.map { count in (0..<(rows * columns)).map { ($0 / columns) % count } }
+        return sample(latents: interpolationLatents(rows: rows, columns: columns, generator: generator), classes: classes)
     }
 }

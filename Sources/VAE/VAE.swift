@@ -25,6 +25,9 @@ public struct VAEConfiguration: ModelConfiguration {
     public var beta: Float
     /// Steps over which the KL weight rises linearly from 0 to β (0: none).
     public var klWarmup: Int
+    /// The classes of a conditional VAE (Sohn et al. 2015): the label, one-hot, enters the
+    /// encoder beside the image and the decoder beside the latent. nil: unconditional.
+    public var classes: Int?
 
     /// - Parameter likelihood: nil: Bernoulli for gray images, Gaussian for colour ones (a
     ///   Bernoulli likelihood binarizes each colour channel on its own, which colour images do
@@ -46,6 +49,19 @@ public struct VAEConfiguration: ModelConfiguration {
 
     public var dimensions: Int { imageShape.reduce(1, *) }
 
+    public var conditioning: ClassConditioning? { classes.map { ClassConditioning(classes: $0) } }
+
+    public func conditioned(_ conditioning: ClassConditioning) throws(ConfigurationError) -> VAEConfiguration {
+        try conditioning.validate()
+        guard conditioning.dropout == nil else { throw .settings("--class-dropout is for the diffusion families; a conditional VAE always sees its label") }
+        var copy = self
+        copy.classes = conditioning.classes
+        return copy
+    }
+
+    /// The one-hot width the label adds to the encoder's and the decoder's inputs.
+    var labelWidth: Int { classes ?? 0 }
+
     public func estimatedTrainingBytes(batchSize: Int) -> Double {
         let d = Double(dimensions), h = Double(hidden), z = Double(latent)
         switch architecture {
@@ -66,6 +82,7 @@ public struct VAEConfiguration: ModelConfiguration {
         guard latent >= 1, hidden >= 1, beta >= 0, beta.isFinite, klWarmup >= 0, (fixedStd ?? 1) > 0, (fixedStd ?? 1).isFinite else {
             throw .settings("--latent and --hidden must be at least 1, --beta and the warm-up not negative, a fixed σ positive")
         }
+        try conditioning?.validate()
     }
 }
 
@@ -169,14 +186,14 @@ public final class VariationalAutoencoder: Module, LatentVariableModel {
         let d = c.dimensions
         switch c.architecture {
         case .mlp:
-            fc1 = Linear(d, c.hidden); fc3 = Linear(c.latent, c.hidden); fc4 = Linear(c.hidden, d)
+            fc1 = Linear(d + c.labelWidth, c.hidden); fc3 = Linear(c.latent + c.labelWidth, c.hidden); fc4 = Linear(c.hidden, d)
             conv1 = nil; conv2 = nil; encoderFC = nil; decoderFC = nil; up1 = nil; up2 = nil
         case .conv:
             let flat = 64 * (c.imageShape[1] / 4) * (c.imageShape[2] / 4)
             conv1 = Conv2d(c.imageShape[0], 32, kernelSize: 4, stride: 2, padding: 1)
             conv2 = Conv2d(32, 64, kernelSize: 4, stride: 2, padding: 1)
-            encoderFC = Linear(flat, c.hidden)
-            decoderFC = Linear(c.latent, c.hidden)
+            encoderFC = Linear(flat + c.labelWidth, c.hidden)
+            decoderFC = Linear(c.latent + c.labelWidth, c.hidden)
             fc4 = Linear(c.hidden, flat)
             up1 = ConvTranspose2d(64, 32, kernelSize: 4, stride: 2, padding: 1)
             up2 = ConvTranspose2d(32, c.imageShape[0], kernelSize: 4, stride: 2, padding: 1)
@@ -187,33 +204,58 @@ public final class VariationalAutoencoder: Module, LatentVariableModel {
         logStd = c.likelihood == .gaussian && c.fixedStd == nil ? Tensor.zeros([1]) : nil
     }
 
-    public func encode(_ x: Tensor) -> (mean: Tensor, logVariance: Tensor) {
+    public func encode(_ x: Tensor) -> (mean: Tensor, logVariance: Tensor) { encode(x, classes: nil) }
+
+    /// q(z | x, y) of a conditional VAE (`classes`, one per image), q(z | x) of an unconditional one (nil).
+    public func encode(_ x: Tensor, classes: [Int]?) -> (mean: Tensor, logVariance: Tensor) {
         let h: Tensor
         switch configuration.architecture {
-        case .mlp: h = fc1!(x.flattened()).relu()
-        case .conv: h = encoderFC!(conv2!(conv1!(x).relu()).relu().flattened()).relu()
+        case .mlp: h = fc1!(withLabels(x.flattened(), classes)).relu()
+        case .conv: h = encoderFC!(withLabels(conv2!(conv1!(x).relu()).relu().flattened(), classes)).relu()
         }
         return (mu(h), logvar(h))
     }
 
-    /// The decoder's output for latents `[N, latent]`: Bernoulli logits or Gaussian means,
-    /// as images `[N, C, H, W]`.
-    public func decode(_ z: Tensor) -> Tensor {
+    public func decode(_ z: Tensor) -> Tensor { decode(z, classes: nil) }
+
+    /// The decoder's output for latents `[N, latent]` (and, for a conditional VAE, their
+    /// `classes`): Bernoulli logits or Gaussian means, as images `[N, C, H, W]`.
+    public func decode(_ z: Tensor, classes: [Int]?) -> Tensor {
         let c = configuration
         switch c.architecture {
         case .mlp:
-            return fc4!(fc3!(z).relu()).reshaped([z.shape[0]] + c.imageShape)
+            return fc4!(fc3!(withLabels(z, classes)).relu()).reshaped([z.shape[0]] + c.imageShape)
         case .conv:
-            let h = fc4!(decoderFC!(z).relu()).relu().reshaped([z.shape[0], 64, c.imageShape[1] / 4, c.imageShape[2] / 4])
+            let h = fc4!(decoderFC!(withLabels(z, classes)).relu()).relu().reshaped([z.shape[0], 64, c.imageShape[1] / 4, c.imageShape[2] / 4])
             return up2!(up1!(h).relu())
         }
+    }
+
+    /// `features` `[N, F]` with the one-hot labels appended for a conditional VAE.
+    private func withLabels(_ features: Tensor, _ classes: [Int]?) -> Tensor {
+        guard let count = configuration.classes else {
+            require(classes == nil, "VariationalAutoencoder: classes given to an unconditional VAE")
+            return features
+        }
+        guard let classes else { preconditionFailure("VariationalAutoencoder: a conditional VAE needs the images' classes") }
+        require(classes.count == features.shape[0], "VariationalAutoencoder: \(classes.count) classes for \(features.shape[0]) images")
+        return Tensor.concatenate([features, Tensor.oneHot(classes, classes: count)], axis: 1)
+    }
+
+    /// The model of images of `classes` (one per image) as a ``LatentVariableModel``: what the
+    /// ELBO and the importance-weighted bound of a conditional VAE are computed on.
+    public func conditioned(on classes: [Int]?) -> LatentVariableModel {
+        classes == nil ? self : ConditionedVAE(network: self, classes: classes!)
     }
 
     /// The likelihood's standard deviation (Gaussian only).
     public var std: Tensor { logStd.map { $0.exp() } ?? Tensor(configuration.fixedStd ?? 1) }
 
-    public func logLikelihood(_ x: Tensor, given z: Tensor) -> Tensor {
-        let output = decode(z)
+    public func logLikelihood(_ x: Tensor, given z: Tensor) -> Tensor { logLikelihood(x, given: z, classes: nil) }
+
+    /// log p(x | z, y) per row (`classes` nil: log p(x | z)).
+    public func logLikelihood(_ x: Tensor, given z: Tensor, classes: [Int]?) -> Tensor {
+        let output = decode(z, classes: classes)
         let images = x.reshaped(output.shape)
         switch configuration.likelihood {
         case .bernoulli:
@@ -226,10 +268,29 @@ public final class VariationalAutoencoder: Module, LatentVariableModel {
         }
     }
 
-    /// The mean image of p(x|z): sigmoid of the logits, or the Gaussian mean clamped to [0, 1].
-    public func meanImage(_ z: Tensor) -> Tensor {
-        let output = decode(z)
+    /// The mean image of p(x|z) (of p(x|z, y) for `classes`): sigmoid of the logits, or the
+    /// Gaussian mean clamped to [0, 1].
+    public func meanImage(_ z: Tensor, classes: [Int]? = nil) -> Tensor {
+        let output = decode(z, classes: classes)
         return configuration.likelihood == .bernoulli ? output.sigmoid() : output.clamped(0, 1)
+    }
+}
+
+/// A conditional VAE with its images' classes fixed: q(z | x, y) and p(x | z, y).
+final class ConditionedVAE: LatentVariableModel {
+    let network: VariationalAutoencoder
+    let classes: [Int]
+
+    init(network: VariationalAutoencoder, classes: [Int]) {
+        self.network = network
+        self.classes = classes
+    }
+
+    func encode(_ x: Tensor) -> (mean: Tensor, logVariance: Tensor) { network.encode(x, classes: classes) }
+    func logLikelihood(_ x: Tensor, given z: Tensor) -> Tensor {
+        // the importance-weighted bound repeats one image over its samples: repeat its class too
+        let labels = z.shape[0] == classes.count ? classes : Array(repeating: classes[0], count: z.shape[0])
+        return network.logLikelihood(x, given: z, classes: labels)
     }
 }
 
@@ -267,11 +328,18 @@ public final class VAE: SingleLossTask {
 
     public func loss(batch: Batch, generator: RandomGenerator) -> Tensor {
         let x = prepare(batch.images, generator: generator)
-        return -network.elbo(x, beta: klWeight, generator: generator).elbo.mean()
+        if configuration.classes != nil && batch.labels == nil { preconditionFailure("VAE: a conditional VAE trains on batches with labels") }
+        return -network.conditioned(on: configuration.classes == nil ? nil : batch.labels).elbo(x, beta: klWeight, generator: generator).elbo.mean()
     }
 
+    /// Prior samples in [0, 1]; a conditional VAE's cycle through its classes.
     public func samples(count: Int, generator: RandomGenerator) -> Tensor {
-        withoutGradients { network.meanImage(Tensor.randomNormal([count, configuration.latent], using: generator)) }
+        samples(count: count, classes: configuration.classes.map { ClassSelection.spread.labels(count: count, classes: $0) }, generator: generator)
+    }
+
+    /// Prior samples in [0, 1] of `classes` (one per image; nil for an unconditional VAE).
+    public func samples(count: Int, classes: [Int]?, generator: RandomGenerator) -> Tensor {
+        withoutGradients { network.meanImage(Tensor.randomNormal([count, configuration.latent], using: generator), classes: classes) }
     }
 
     /// Inputs and their reconstructions (the decoder's mean at the posterior mean), row by row
@@ -301,6 +369,8 @@ public final class VAE: SingleLossTask {
                 latents.append(a * (1 - t) + b * t)
             }
         }
-        return withoutGradients { Tensor.concatenate(latents, axis: 0).mapBatches(256) { network.meanImage($0) } }
+        // a conditional VAE walks each row within one class, the rows cycling through the classes
+        let classes = configuration.classes.map { count in (0..<(rows * columns)).map { ($0 / columns) % count } }
+        return withoutGradients { network.meanImage(Tensor.concatenate(latents, axis: 0), classes: classes) }
     }
 }

@@ -13,7 +13,8 @@ public enum VAEFamily: ModelFamily {
     /// `PyTorch/vae.py`: `encode`, `decode` (logits or the Gaussian mean), `forward` (the
     /// reconstruction at the posterior mean), `elbo`, `sample`.
     public static func pytorchModule(for configuration: VAEConfiguration) -> PyTorchModule? {
-        PyTorchModule(source: String(decoding: PackageResources.vae_py, as: UTF8.self), arguments: [
+        guard configuration.classes == nil else { return nil }
+        return PyTorchModule(source: String(decoding: PackageResources.vae_py, as: UTF8.self), arguments: [
             "image_shape": .integers(configuration.imageShape), "architecture": .text(configuration.architecture.rawValue),
             "latent": .integer(configuration.latent), "hidden": .integer(configuration.hidden),
             "likelihood": .text(configuration.likelihood.rawValue), "fixed_std": configuration.fixedStd.map { .number($0) } ?? .none,
@@ -52,8 +53,16 @@ extension VAE: TrainedModel {
     /// Prior samples, drawn in one pass: the decoder's means at z ~ N(0, I).
     public func imageSource(_ options: DrawOptions) throws -> ImageSource {
         try requireOnePass(options, kind: VAEFamily.kind)
-        return ImageSource(sampler: "prior, decoder means") { count, generator, _ in self.samples(count: count, generator: generator) * 2 - 1 }
+        guard let classes = configuration.classes else {
+            return ImageSource(sampler: "prior, decoder means") { count, generator, _ in self.samples(count: count, generator: generator) * 2 - 1 }
+        }
+        // images of no class asked for cycle through the classes
+        return ImageSource(sampler: "prior, decoder means", classes: classes) { count, labels, generator, _ in
+            self.samples(count: count, classes: labels ?? ClassSelection.spread.labels(count: count, classes: classes), generator: generator) * 2 - 1
+        }
     }
+
+    public var classCount: Int? { configuration.classes }
 
     public func interpolationGrid(rows: Int, columns: Int, generator: RandomGenerator) throws -> Tensor {
         interpolations(rows: rows, columns: columns, generator: generator) * 2 - 1
@@ -62,13 +71,17 @@ extension VAE: TrainedModel {
     /// The inputs, as the likelihood sees them (binarized for Bernoulli), beside their
     /// reconstructions.
     public func reconstructionGrid(of images: Tensor, columns: Int, generator: RandomGenerator) throws -> Tensor {
-        reconstructions(prepare(images, generator: generator), columns: columns) * 2 - 1
+        if configuration.classes != nil { throw GenError.usage("--reconstruct: a conditional VAE encodes an image with its label, and --reconstruct reads none") }
+        return reconstructions(prepare(images, generator: generator), columns: columns) * 2 - 1
     }
 
     /// The importance-weighted bound in nats per image (default k = 5,000, dynamic
     /// binarization), and in bits/dim: per binary pixel for Bernoulli, of the 8-bit data
     /// (uniformly dequantized into [0, 1)) for Gaussian.
     public func likelihoodScorer(_ options: LikelihoodOptions) throws -> LikelihoodScorer {
+        if configuration.classes != nil {
+            throw GenError.usage("--metric nll: a conditional VAE's bound is of log p(x | y); gen eval scores unlabelled log p(x), which this model does not give")
+        }
         var estimator = ImportanceWeightedEstimator()
         if let method = options.method {
             guard let given = method as? ImportanceWeightedEstimator else { throw GenError.usage("\(method.options) do not fit a vae run") }

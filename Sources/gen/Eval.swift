@@ -38,7 +38,7 @@ struct Eval: ParsableCommand {
     @Option(help: "The image dataset's name in the file.")
     var dataset: String?
 
-    @Option(help: "Comma-separated: fid, kid, pr (any generative run); bpd (ddpm, sde, flow, realnvp); nll (vae); accuracy (classifier). Default: by the run's kind (fid,kid,pr for wgan).")
+    @Option(help: "Comma-separated: fid, kid, pr (any generative run); class-accuracy (a conditional run: how often the --features classifier tells its samples as the class asked for, with fid); bpd (ddpm, sde, flow, realnvp); nll (vae); accuracy (classifier, conditional realnvp). Default: by the run's kind (fid,kid,pr for wgan).")
     var metric: Metrics?
 
     @Option(help: "Sample metrics: samples and test images (default 10000). bpd, nll: test images (default 512). accuracy: test images (default all).")
@@ -87,7 +87,7 @@ struct Eval: ParsableCommand {
         if !floor && runFolder == nil { throw ValidationError("give --run RUN (or --floor)") }
         if let metric {
             do { try Evaluation.checkCombination(metric.values) } catch let error as GenError { throw ValidationError(error.message) }
-            if floor && !metric.values[0].isSampleMetric { throw ValidationError("--floor is for fid, kid and pr") }
+            if floor && (!metric.values[0].isSampleMetric || metric.values.contains(.classAccuracy)) { throw ValidationError("--floor is for fid, kid and pr") }
         }
         if trace == .exact { throw ValidationError("--trace exact is for tiny data; use rademacher or gaussian") }
     }
@@ -116,23 +116,23 @@ struct Eval: ParsableCommand {
             let run = try FamilyRegistry.builtIn.open(URL(fileURLWithPath: runFolder))
             let sampleMetrics = (metric?.values ?? run.family.defaultMetrics)[0].isSampleMetric
             // options of the other kind of metric are refused, not ignored
-            if !sampleMetrics && (features != nil || sampling.sampler != nil || sampling.steps != nil) {
-                throw GenError.usage("--features, --sampler and --steps are for fid, kid and pr; this evaluation measures \((metric?.values ?? run.family.defaultMetrics).map(\.rawValue).joined(separator: ","))")
+            if !sampleMetrics && (features != nil || sampling.sampler != nil || sampling.steps != nil || sampling.guidance != nil) {
+                throw GenError.usage("--features, --sampler, --steps and --guidance are for fid, kid, pr and class-accuracy; this evaluation measures \((metric?.values ?? run.family.defaultMetrics).map(\.rawValue).joined(separator: ","))")
             }
             if sampleMetrics && (solver != nil || solverSteps != nil || trace != nil || k != nil || binarization != nil) {
                 throw GenError.usage("--solver, --solver-steps, --trace, --k and --binarization are for bpd and nll, not fid, kid and pr")
             }
             if sampling.isSweep {
                 // every sampler at every step count, one line each as it is done, and a plot beside the run
-                guard sampleMetrics else { throw GenError.usage("lists of --sampler or --steps are for fid, kid and pr") }
+                guard sampleMetrics else { throw GenError.usage("lists of --sampler, --steps or --guidance are for fid, kid, pr and class-accuracy") }
                 let metric = (metric?.values ?? run.family.defaultMetrics)[0]
-                let draws = sampling.choices.map { DrawOptions(purpose: .evaluation, sampler: $0) }
-                _ = try Evaluation.sweep(run, request, draws: draws, weights: noEMA ? .raw : .sampling,
-                                         plot: run.folder.appendingPathComponent(Evaluation.sweepPlotName(metric)),
-                                         onResult: { print($0.json) })
+                // a guidance sweep is a table of accuracy and FID; the plot is of samplers against network evaluations
+                let plot = (sampling.guidance?.values.count ?? 1) > 1 ? nil : run.folder.appendingPathComponent(Evaluation.sweepPlotName(metric))
+                _ = try Evaluation.sweep(run, request, draws: sampling.draws(.evaluation), weights: noEMA ? .raw : .sampling,
+                                         plot: plot, onResult: { print($0.json) })
                 return
             }
-            request.draw = DrawOptions(purpose: .evaluation, sampler: sampling.choice)
+            request.draw = sampling.draws(.evaluation)[0]
             // only the metric in use reads its options: the ODE tolerances are also the sampler's
             if !(request.metrics ?? run.family.defaultMetrics)[0].isSampleMetric { request.likelihood = LikelihoodOptions(method: try likelihoodMethod) }
             print(try Evaluation.evaluate(run, request, weights: noEMA ? .raw : .sampling, registry: .builtIn).json)

@@ -44,6 +44,9 @@ struct Sample: ParsableCommand {
     @Option(help: "Inpainting: completions of each image (default 4).")
     var completions: Int = 4
 
+    @Option(name: .customLong("class"), help: "Conditional runs: draw only class K, or 'all' for one row per class (--nrow images each, default 10).")
+    var classChoice: ClassChoice?
+
     @Option(help: "realnvp runs: the temperature of the latent (z ~ N(0, T²); default 1).")
     var temperature: Float?
 
@@ -82,7 +85,10 @@ struct Sample: ParsableCommand {
         if let nrow, nrow < 1 { throw ValidationError("--nrow must be at least 1") }
         if runFolder != nil && checkpoint != nil { throw ValidationError("give --run or --checkpoint, not both") }
         if let temperature, !(temperature > 0 && temperature.isFinite) { throw ValidationError("--temperature must be positive") }
-        if sampling.isSweep { throw ValidationError("gen sample takes one --sampler and one --steps; lists are for gen eval") }
+        if sampling.isSweep { throw ValidationError("gen sample takes one --sampler, one --steps and one --guidance; lists are for gen eval") }
+        if classChoice != nil && (inpaint != nil || reconstruct != nil || interpolate) {
+            throw ValidationError("--class draws new images; it does not go with --inpaint, --reconstruct or --interpolate")
+        }
     }
 
     func run() throws {
@@ -136,14 +142,36 @@ struct Sample: ParsableCommand {
                 images = try run.model.interpolationGrid(rows: max(1, (n ?? 64) / columns), columns: columns, generator: generator)
                 what = "latent interpolations"
             } else {
-                let n = self.n ?? 64
-                let source = try run.model.imageSource(DrawOptions(purpose: .display, sampler: sampling.choice, temperature: temperature))
+                let source = try run.model.imageSource(DrawOptions(purpose: .display, sampler: sampling.choice, temperature: temperature,
+                                                                   guidance: sampling.guidance?.values.first))
+                var labels: [Int]?
+                switch classChoice {
+                case nil:
+                    columns = nrow ?? Int(Double(n ?? 64).squareRoot().rounded(.up))
+                case .one(let k)?:
+                    try source.check(classes: [k])
+                    labels = ClassSelection.only(k).labels(count: n ?? 64, classes: source.classCount ?? 0)
+                    columns = nrow ?? Int(Double(n ?? 64).squareRoot().rounded(.up))
+                case .all?:
+                    try source.check(classes: [])
+                    columns = nrow ?? n.map { max(1, $0 / (source.classCount ?? 1)) } ?? 10
+                    labels = ClassSelection.everyClass(columns: columns).labels(count: 0, classes: source.classCount ?? 0)
+                }
+                let n = labels?.count ?? self.n ?? 64
                 let progress = source.totalSteps(count: n).map { ProgressReporter(total: $0, label: "sampling step", lineEvery: max(1, $0 / 10)) }
-                images = source.draw(count: n, generator: generator) { progress?.update(step: $0) }
-                columns = nrow ?? Int(Double(n).squareRoot().rounded(.up))
+                if let labels {
+                    images = try source.draw(classes: labels, generator: generator) { progress?.update(step: $0) }
+                } else {
+                    images = source.draw(count: n, generator: generator) { progress?.update(step: $0) }
+                }
                 let seconds = String(format: "%.1f", Date().timeIntervalSince(start))
-                what = source.steps.map { "\(source.sampler), \(source.isAdaptive ? "adaptive steps in \($0) intervals" : "\($0) steps"), \(source.networkEvaluations) network evaluations, \(seconds) s" }
-                    ?? "\(run.kind), \(source.sampler)"
+                let classes = classChoice.map { choice -> String in
+                    let guidance = sampling.guidance.map { ", guidance \($0.values[0])" } ?? ""
+                    if case .one(let k) = choice { return "class \(k)\(guidance); " }
+                    return "one row per class\(guidance); "
+                } ?? ""
+                what = classes + (source.steps.map { "\(source.sampler), \(source.isAdaptive ? "adaptive steps in \($0) intervals" : "\($0) steps"), \(source.networkEvaluations) network evaluations, \(seconds) s" }
+                    ?? "\(run.kind), \(source.sampler)")
             }
             try ImageGrid.write(images, to: URL(fileURLWithPath: output), nrow: columns, range: .symmetric)
             if let npy { try NPY.write(images, to: URL(fileURLWithPath: npy)) }
@@ -176,6 +204,9 @@ struct SamplingOptions: ParsableArguments {
     @Option(help: "Sampling steps (default: ddpm 250 (at most T), ddim 50, SDE samplers 500, euler 100, midpoint/heun 50, rk4 25, dpm++ 20 (= network evaluations), heun-karras 18 noise levels (35 evaluations); for dopri5 the progress intervals, 4; gen eval: 50 ddpm, 25 heun). gen eval takes a comma-separated list.")
     var steps: CommaList<Int>?
 
+    @Option(help: "Conditional ddpm, sde and flow runs: classifier-free guidance w, ε̃ = (1 + w)·ε(x, class) − w·ε(x, none); 0 (the default) is the plain conditional model. gen eval takes a comma-separated list.")
+    var guidance: CommaList<Float>?
+
     @Option(help: "Predictor-corrector: the corrector's signal-to-noise ratio.")
     var snr: Double = 0.16
 
@@ -202,6 +233,7 @@ struct SamplingOptions: ParsableArguments {
 
     func validate() throws {
         if let steps, steps.values.contains(where: { $0 < 1 }) { throw ValidationError("--steps must be at least 1") }
+        if let guidance, guidance.values.contains(where: { !($0 >= 0 && $0.isFinite) }) { throw ValidationError("--guidance must be finite and at least 0") }
         guard eta >= 0 else { throw ValidationError("--eta must not be negative") }
         guard snr > 0, correctorSteps >= 0, rtol > 0, atol > 0 else {
             throw ValidationError("--snr, --rtol and --atol must be positive, --corrector-steps not negative")
@@ -214,7 +246,13 @@ struct SamplingOptions: ParsableArguments {
     }
 
     /// Whether a list asks for more than one sampler or step count (`gen eval` only).
-    var isSweep: Bool { (sampler?.values.count ?? 1) > 1 || (steps?.values.count ?? 1) > 1 }
+    var isSweep: Bool { (sampler?.values.count ?? 1) > 1 || (steps?.values.count ?? 1) > 1 || (guidance?.values.count ?? 1) > 1 }
+
+    /// Every sampler at every step count at every guidance, for `purpose`.
+    func draws(_ purpose: DrawOptions.Purpose) -> [DrawOptions] {
+        let guidances: [Float?] = guidance?.values ?? [nil]
+        return choices.flatMap { choice in guidances.map { DrawOptions(purpose: purpose, sampler: choice, guidance: $0) } }
+    }
 
     /// The sampler to ask for: nil (the model's default) unless a sampler, steps or settings
     /// are given. With lists, their first entries (``choices`` has them all).
@@ -243,3 +281,13 @@ struct CommaList<Element: ExpressibleByArgument>: ExpressibleByArgument {
 extension BuiltInSampler: ExpressibleByArgument {}
 extension DDPMSampler.Variance: ExpressibleByArgument {}
 extension PredictorCorrectorSampler.Predictor: ExpressibleByArgument {}
+
+/// `--class K` or `--class all`.
+enum ClassChoice: ExpressibleByArgument {
+    case one(Int)
+    case all
+
+    init?(argument: String) {
+        if argument == "all" { self = .all } else if let k = Int(argument), k >= 0 { self = .one(k) } else { return nil }
+    }
+}

@@ -106,11 +106,26 @@ struct CommonTrainingOptions: ParsableArguments {
     @Option(help: "Stop after this many minutes of training, saved as at the last step (resume goes on toward --steps).")
     var minutes: Double?
 
+    @Flag(help: "Class-conditional: the model learns p(x | class) from the labels beside the images (gen sample --class K).")
+    var conditional = false
+
+    @Option(help: "--conditional: the labels dataset in the file (default: labels, label, y or targets).")
+    var labels: String?
+
+    @Option(help: "--conditional: the number of classes (default: the largest label + 1); a label outside is an error.")
+    var classes: Int?
+
+    @Option(help: "--conditional ddpm, sde, flow: the probability a label is dropped to the null class in training, for classifier-free guidance (default 0.1).")
+    var classDropout: Double?
+
     @Flag(help: "Use an existing non-empty --out folder anyway.")
     var force = false
 
     func validate() throws {
         if resume == nil && data == nil { throw ValidationError("give --data FILE.h5 (or --resume RUN)") }
+        if !conditional && (labels != nil || classes != nil || classDropout != nil) {
+            throw ValidationError("--labels, --classes and --class-dropout are for --conditional runs")
+        }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if let minutes, !(minutes > 0 && minutes.isFinite) { throw ValidationError("--minutes must be positive") }
         do { try settings.validate() } catch let error as GenError { throw ValidationError(error.message) }
@@ -120,7 +135,8 @@ struct CommonTrainingOptions: ParsableArguments {
     var settings: RunSettings {
         RunSettings(steps: steps, epochs: epochs, batchSize: batchSize, learningRate: lr, warmupSteps: warmup, gradientClip: gradClip,
                     emaDecay: emaDecay, sampleEvery: sampleEvery, checkpointEvery: checkpointEvery, logEvery: logEvery, seed: seed,
-                    holdout: holdout, shards: shards)
+                    holdout: holdout, shards: shards,
+                    conditioning: conditional ? ConditioningSettings(labels: labels, classes: classes, classDropout: classDropout) : nil)
     }
 }
 

@@ -116,6 +116,20 @@ def make_hdf5():
         d.attrs["layout"] = "NHW"  # variable-length UTF-8 string attribute
         h5_dataset(f, "labels", np.arange(6, dtype=np.int64))
 
+    # Labels a class-conditional run refuses, each beside 40 good 8×8 images (gen train --conditional).
+    def labelled(name, labels):
+        with h5_file(name) as f:
+            h5_dataset(f, "images", pattern([40, 8, 8]))
+            h5_dataset(f, "labels", labels)
+
+    good = (np.arange(40) % 4).astype(np.int64)
+    negative = good.copy()
+    negative[7] = -1
+    labelled("labels_negative.h5", negative)
+    labelled("labels_float.h5", good.astype(np.float32))
+    labelled("labels_short.h5", good[:39])
+    labelled("labels_twelve_classes.h5", (np.arange(40) % 12).astype(np.int64))
+
     # Bad files.
     write_bytes("not_hdf5.h5", b"this is not an HDF5 file\n")
 

@@ -127,12 +127,12 @@ struct EvalCommandTests {
             (["train", "classifier", "--data", unlabelled, "--out", scratch.path("c1")], 65, "no labels beside the images"),
             (["train", "classifier", "--data", fixtureData.appendingPathComponent("nhw_uint8.h5").path, "--batch-size", "2", "--out", scratch.path("c2")], 65, "not a multiple of 4"),
             (["eval", "--run", vae, "--data", data, "--metric", "fid"], 66, "no feature classifier for [1, 8, 8] images"),
-            (["eval", "--run", vae, "--data", data, "--metric", "fid,nll"], 64, "fid, kid and pr together"),
+            (["eval", "--run", vae, "--data", data, "--metric", "fid,nll"], 64, "fid, kid, pr and class-accuracy together"),
             (["eval", "--run", vae, "--data", data, "--metric", "fid", "--features", vae], 64, "is a vae run, not a classifier"),
             (["eval", "--run", vae, "--data", data, "--metric", "fid", "--sampler", "ddim"], 64, "does not fit a vae run"),
             (["eval", "--floor", "--run", vae, "--data", data], 64, "give it no --run"),
             (["eval", "--data", data], 64, "give --run RUN"),
-            (["eval", "--run", vae, "--data", data, "--metric", "accuracy"], 64, "needs a classifier run"),
+            (["eval", "--run", vae, "--data", data, "--metric", "accuracy"], 64, "needs a realnvp, classifier run"),
         ]
         for (arguments, status, message) in cases {
             let result = try runGen(arguments, in: scratch.url)

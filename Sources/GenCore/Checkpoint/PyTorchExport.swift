@@ -91,7 +91,7 @@ extension ModelFamily {
     public static func pytorchExport(_ checkpoint: RunCheckpoint, from url: URL, weights: ModelWeights) throws -> (PyTorchModule, [String: Tensor]) {
         let configuration = try runConfiguration(from: checkpoint.configJSON, file: url.path)
         guard let module = pytorchModule(for: configuration.model) else {
-            throw GenError.usage("\(url.path): \(kind) runs have no PyTorch module to export")
+            throw GenError.usage("\(url.path): \(configuration.model.conditioning == nil ? "" : "class-conditional ")\(kind) runs have no PyTorch module to export")
         }
         return (module, try load(checkpoint, from: url, weights: weights).model.stateDict())
     }

@@ -39,9 +39,13 @@ public final class HDF5Dataset {
         public var valueRange: ClosedRange<Float>?
         /// Whether to look for labels at all.
         public var readLabels: Bool
+        /// Whether a file without usable labels is an error (a conditional run's data): a
+        /// dataset named like labels that is not rank-1 integers is then refused by name.
+        public var requireLabels: Bool
 
         public init(dataset: String? = nil, labels: String? = nil, layout: ImageLayout? = nil,
-                    valueRange: ClosedRange<Float>? = nil, readLabels: Bool = true) {
+                    valueRange: ClosedRange<Float>? = nil, readLabels: Bool = true, requireLabels: Bool = false) {
+            self.requireLabels = requireLabels
             self.dataset = dataset
             self.labels = labels
             self.layout = layout
@@ -156,7 +160,7 @@ public final class HDF5Dataset {
             // 3. labels: named, or found beside the images
             var labels: HDF5Handle?
             var labelsName: String?
-            if options.readLabels {
+            if options.readLabels || options.requireLabels {
                 let wanted = options.labels.map(HDF5Dataset.normalized)
                 if let wanted, !datasets.contains(wanted) { throw DataError.missingDataset(path, name: wanted, available: datasets) }
                 let group = imagesName.split(separator: "/").dropLast().joined(separator: "/")
@@ -164,7 +168,9 @@ public final class HDF5Dataset {
                 for name in wanted.map({ [$0] }) ?? guesses where datasets.contains(name) {
                     let labelInfo = try HDF5Dataset.describe(file.id, name, path)
                     guard labelInfo.typeClass == H5T_INTEGER, labelInfo.shape.count == 1 else {
-                        if wanted != nil { throw DataError.unsupportedType(path, name: name, type: "\(labelInfo.typeName) of shape \(labelInfo.shape) (labels must be rank-1 integers)") }
+                        if wanted != nil || options.requireLabels {
+                            throw DataError.malformed(path, "labels '\(name)' hold \(labelInfo.typeName) of shape \(labelInfo.shape)\(labelInfo.typeClass == H5T_INTEGER ? "" : ", not integers"): labels must be a rank-1 integer dataset of class numbers")
+                        }
                         continue
                     }
                     guard labelInfo.shape[0] == info.shape[0] else {
@@ -173,6 +179,9 @@ public final class HDF5Dataset {
                     labels = HDF5Handle(try HDF5.check(H5Dopen2(file.id, name, gen_H5P_DEFAULT()), path, "cannot open '\(name)'"), .dataset)
                     labelsName = name
                     break
+                }
+                if labels == nil && options.requireLabels {
+                    throw DataError.malformed(path, "no labels beside the images (a rank-1 integer dataset named labels, label, y or targets; or give --labels NAME)")
                 }
             }
             return (file, images, labels, imagesName, labelsName, info.shape[0], c, h, w, layout, info.typeName,

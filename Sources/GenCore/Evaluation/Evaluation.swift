@@ -69,9 +69,10 @@ public enum Evaluation {
         if metrics[0].isSampleMetric {
             // the sampler first: one that does not fit is a usage error before any work
             let source = try model.imageSource(request.draw)
+            try checkClasses(source, metrics: metrics, run: run)
             log("\(metrics.map(\.rawValue).joined(separator: ", ")) of samples from \(run.folder.path) (\(run.kind)) against images of \(request.data)")
             let real = try realFeatures(test: test, request: request, log: log)
-            let fields = try sampleQuality(source, real: real, test: test, request: request, metrics: metrics, run: run, weights: weights, log: log)
+            let fields = try sampleQuality(source, draw: request.draw, real: real, test: test, request: request, metrics: metrics, run: run, weights: weights, log: log)
             if request.recordsResult { record(fields, in: run.folder, log: log) }
             return fields
         }
@@ -80,8 +81,8 @@ public enum Evaluation {
                                     ("images", .text(imagesScored(run, test: test))), ("metric", .text(metrics[0].rawValue))]
         let start = Date()
         if metrics == [.accuracy] {
-            guard let classifier = model as? FeatureClassifier else {
-                throw GenError.usage("\(run.folder.path): --metric accuracy needs a classifier run; this is a \(run.kind) run")
+            guard let classifier = model as? ImageClassifier else {
+                throw GenError.usage("\(run.folder.path): --metric accuracy needs a classifier or a class-conditional realnvp run; this is a \(run.kind) run")
             }
             guard test.labelsName != nil else { throw GenError.badData("\(request.data): no labels beside the images to score accuracy against") }
             fields.append(contentsOf: [("accuracy", .number(try classifier.accuracy(on: test, rows: rows), decimals: 5)), ("n", .integer(rows.count))])
@@ -123,12 +124,13 @@ public enum Evaluation {
         let model = try saved.load(weights: weights).model
         // every sampler first: one that does not fit is a usage error before any work
         let sources = try draws.map { try model.imageSource($0) }
+        for source in sources { try checkClasses(source, metrics: metrics, run: saved) }
         log("\(metrics.map(\.rawValue).joined(separator: ", ")) of samples from \(saved.folder.path) (\(saved.kind)) drawn \(sources.count) ways, against images of \(request.data)")
         let real = try realFeatures(test: test, request: request, log: log)
         var results: [ResultFields] = []
-        for source in sources {
-            log("\(source.sampler)\(source.steps.map { ", \($0) steps" } ?? "")")
-            let fields = try sampleQuality(source, real: real, test: test, request: request, metrics: metrics, run: saved, weights: weights, log: log)
+        for (source, draw) in zip(sources, draws) {
+            log("\(source.sampler)\(source.steps.map { ", \($0) steps" } ?? "")\(draw.guidance.map { ", guidance \($0)" } ?? "")")
+            let fields = try sampleQuality(source, draw: draw, real: real, test: test, request: request, metrics: metrics, run: saved, weights: weights, log: log)
             if request.recordsResult { record(fields, in: saved.folder, log: log) }
             onResult(fields)
             results.append(fields)
@@ -179,18 +181,25 @@ public enum Evaluation {
     public static func floor(_ request: EvaluationRequest, log: (String) -> Void = printNote) throws -> ResultFields {
         let metrics = request.metrics ?? EvaluationMetric.sampleMetrics
         try checkCombination(metrics)
-        guard metrics[0].isSampleMetric else { throw GenError.usage("--floor is for fid, kid and pr") }
+        guard metrics[0].isSampleMetric, !metrics.contains(.classAccuracy) else { throw GenError.usage("--floor is for fid, kid and pr") }
         let test = try HDF5Dataset(url: URL(fileURLWithPath: request.data), options: .init(dataset: request.dataset, readLabels: false))
         var fields: ResultFields = [("run", .null), ("kind", .text("floor"))]
         fields.append(contentsOf: try floorQuality(test: test, request: request, metrics: metrics, log: log))
         return fields
     }
 
+    /// Refuses class accuracy of a model that draws no classes, before any work.
+    private static func checkClasses(_ source: ImageSource, metrics: [EvaluationMetric], run: SavedRun) throws {
+        if metrics.contains(.classAccuracy) && source.classCount == nil {
+            throw GenError.usage("\(run.folder.path): --metric class-accuracy needs a class-conditional run (gen train \(run.kind) --conditional)")
+        }
+    }
+
     /// fid, kid and pr go together; bpd, nll and accuracy alone.
     public static func checkCombination(_ metrics: [EvaluationMetric]) throws {
         let sample = metrics.filter(\.isSampleMetric)
         guard !metrics.isEmpty, sample.isEmpty ? metrics.count == 1 : sample.count == metrics.count else {
-            throw GenError.usage("--metric takes fid, kid and pr together, or one of bpd, nll and accuracy")
+            throw GenError.usage("--metric takes fid, kid, pr and class-accuracy together, or one of bpd, nll and accuracy")
         }
     }
 
@@ -253,20 +262,40 @@ public enum Evaluation {
 
     /// The sample metrics of `source` against the test images' features, as one result: the
     /// run, its sampler and steps, the metrics, network evaluations per image and seconds.
-    private static func sampleQuality(_ source: ImageSource, real: RealFeatures, test: HDF5Dataset, request: EvaluationRequest,
+    private static func sampleQuality(_ source: ImageSource, draw: DrawOptions, real: RealFeatures, test: HDF5Dataset, request: EvaluationRequest,
                                       metrics: [EvaluationMetric], run: SavedRun, weights: ModelWeights,
                                       log: (String) -> Void) throws -> ResultFields {
         var fields: ResultFields = [("run", .text(run.folder.path)), ("kind", .text(run.kind)), ("weights", .text(weights.label)),
                                     ("sampler", .text(source.sampler))]
         if let steps = source.steps { fields.set("sampler_steps", .integer(steps)) }
+        if let guidance = draw.guidance { fields.set("guidance", .real(Double(guidance))) }
         let start = Date(), evaluationsBefore = source.networkEvaluations
-        let generated = SampleQuality.features(of: source, count: real.count, batchSize: request.batchSize, classifier: real.classifier,
-                                               generator: RandomGenerator(seed: request.seed, stream: .sampling))
+        let generator = RandomGenerator(seed: request.seed, stream: .sampling)
+        let generated: Tensor
+        var classFields: ResultFields = []
+        if metrics.contains(.classAccuracy) {
+            guard let classes = source.classCount else {
+                throw GenError.usage("\(run.folder.path): --metric class-accuracy needs a class-conditional run (gen train \(run.kind) --conditional)")
+            }
+            guard real.classifier.configuration.classes == classes else {
+                throw GenError.usage("\(real.classifierFolder.path): the classifier tells \(real.classifier.configuration.classes) classes, the run draws \(classes)")
+            }
+            let drawn = try SampleQuality.classFeatures(of: source, count: real.count, classes: classes, batchSize: request.batchSize,
+                                                        classifier: real.classifier, generator: generator)
+            generated = drawn.features
+            classFields = SampleQuality.classAccuracy(labels: drawn.labels, predictions: drawn.predictions, classes: classes)
+        } else {
+            generated = SampleQuality.features(of: source, count: real.count, batchSize: request.batchSize, classifier: real.classifier,
+                                               generator: generator)
+        }
         guard generated.isFinite else {
             throw GenError.badData("\(run.folder.path): the samples' features are not finite (the model draws NaN or ∞)")
         }
         fields.append(contentsOf: [("data", .text(request.data)), ("n", .integer(real.count)), ("features", .text(real.classifierFolder.path))])
-        fields.append(contentsOf: SampleQuality.compare(real: real.features, generated: generated, metrics: metrics, seed: request.seed))
+        // class accuracy comes with FID beside it
+        let compared = metrics.contains(where: { EvaluationMetric.sampleMetrics.contains($0) }) ? metrics : metrics + [.fid]
+        fields.append(contentsOf: SampleQuality.compare(real: real.features, generated: generated, metrics: compared, seed: request.seed))
+        fields.append(contentsOf: classFields)
         // every image of a batch shares the batch's network evaluations (a --batch-size above
         // the source's limit is drawn in several)
         let batches = stride(from: 0, to: real.count, by: request.batchSize).reduce(0) { total, first in

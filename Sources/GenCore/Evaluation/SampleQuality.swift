@@ -70,4 +70,33 @@ public enum SampleQuality {
         progress.finishLine()
         return Tensor.concatenate(parts, axis: 0)
     }
+
+    /// Features of `count` images of a class-conditional `source`, image i of class i mod
+    /// `classes`, and the classes `classifier` tells them as.
+    public static func classFeatures(of source: ImageSource, count: Int, classes: Int, batchSize: Int, classifier: FeatureClassifier,
+                                     generator: RandomGenerator) throws -> (features: Tensor, labels: [Int], predictions: [Int]) {
+        let progress = ProgressReporter(total: count, label: "samples", lineEvery: max(1, count / 10))
+        let labels = ClassSelection.spread.labels(count: count, classes: classes)
+        var parts: [Tensor] = [], predictions: [Int] = []
+        for first in stride(from: 0, to: count, by: batchSize) {
+            let drawn = try source.draw(classes: Array(labels[first..<min(count, first + batchSize)]), generator: generator).clamped(-1, 1)
+            parts.append(classifier.features(drawn))
+            predictions += classifier.predictions(drawn)
+            progress.update(step: first + drawn.shape[0])
+        }
+        progress.finishLine()
+        return (Tensor.concatenate(parts, axis: 0), labels, predictions)
+    }
+
+    /// Class accuracy as result fields: overall, then per class (`class_accuracy_K`).
+    public static func classAccuracy(labels: [Int], predictions: [Int], classes: Int) -> ResultFields {
+        var fields: ResultFields = [("class_accuracy", .number(accuracy(labels, predictions, where: { _ in true }), decimals: 4))]
+        for k in 0..<classes { fields.set("class_accuracy_\(k)", .number(accuracy(labels, predictions, where: { $0 == k }), decimals: 4)) }
+        return fields
+    }
+
+    private static func accuracy(_ labels: [Int], _ predictions: [Int], where chosen: (Int) -> Bool) -> Double {
+        let pairs = zip(labels, predictions).filter { chosen($0.0) }
+        return pairs.isEmpty ? .nan : Double(pairs.filter { $0.0 == $0.1 }.count) / Double(pairs.count)
+    }
 }

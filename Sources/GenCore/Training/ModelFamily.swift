@@ -67,6 +67,18 @@ public protocol ModelConfiguration: Codable, Sendable, Equatable {
     func validate() throws(ConfigurationError)
     /// Roughly the bytes training takes at `batchSize` (``MemoryBudget``).
     func estimatedTrainingBytes(batchSize: Int) -> Double
+    /// The classes the model is conditioned on; nil (the default) for an unconditional model.
+    var conditioning: ClassConditioning? { get }
+    /// The same model conditioned on class labels as `conditioning` says; the default throws:
+    /// the family has no conditional form.
+    func conditioned(_ conditioning: ClassConditioning) throws(ConfigurationError) -> Self
+}
+
+extension ModelConfiguration {
+    public var conditioning: ClassConditioning? { nil }
+    public func conditioned(_ conditioning: ClassConditioning) throws(ConfigurationError) -> Self {
+        throw .settings("this model has no class-conditional form")
+    }
 }
 
 /// Why no model can be built from a configuration.
@@ -120,10 +132,14 @@ public enum EvaluationMetric: String, Sendable, Codable, CaseIterable {
     case nll
     /// A classifier's accuracy on labelled images.
     case accuracy
+    /// How often a classifier run tells a class-conditional model's samples as the class they
+    /// were drawn for (overall and per class), with FID beside it.
+    case classAccuracy = "class-accuracy"
 
-    /// The metrics computed from drawn samples.
+    /// The metrics of the sample quality of any generative run.
     public static let sampleMetrics: [EvaluationMetric] = [.fid, .kid, .pr]
-    public var isSampleMetric: Bool { Self.sampleMetrics.contains(self) }
+    /// Whether the metric is computed from drawn samples (the sample metrics and class accuracy).
+    public var isSampleMetric: Bool { Self.sampleMetrics.contains(self) || self == .classAccuracy }
 }
 
 /// Which weights a loaded model uses.

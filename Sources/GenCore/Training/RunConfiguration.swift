@@ -13,8 +13,11 @@ public struct DataSource: Codable, Sendable, Equatable {
     /// The fraction of the images held out from training (``BatchLoader/split(count:testFraction:seed:)``
     /// with the run's seed), for evaluation on unseen images; nil or 0: none.
     public var holdout: Double?
+    /// The labels dataset a class-conditional run reads beside the images; nil: none read.
+    public var labels: String?
 
-    public init(path: String, dataset: String, imageShape: [Int], pixelRange: PixelRange, holdout: Double? = nil) {
+    public init(path: String, dataset: String, imageShape: [Int], pixelRange: PixelRange, holdout: Double? = nil, labels: String? = nil) {
+        self.labels = labels
         self.path = path
         self.dataset = dataset
         self.imageShape = imageShape

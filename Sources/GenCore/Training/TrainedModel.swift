@@ -8,6 +8,10 @@ public protocol TrainedModel: AnyObject {
     /// `[channels, height, width]` of the images the model was trained on.
     var imageShape: [Int] { get }
 
+    /// The classes a class-conditional model draws (its labels run from 0 to `classCount − 1`);
+    /// nil (the default) for an unconditional model.
+    var classCount: Int? { get }
+
     /// Prepares drawing images as `options` asks, refusing what does not fit the model (a
     /// sampler for a model that draws in one pass) before any work.
     func imageSource(_ options: DrawOptions) throws -> ImageSource
@@ -48,6 +52,8 @@ public struct InpaintingOptions: Sendable {
 }
 
 extension TrainedModel {
+    public var classCount: Int? { nil }
+
     public func imageSource(_ options: DrawOptions) throws -> ImageSource {
         throw GenError.usage("this model draws no images")
     }
@@ -78,6 +84,9 @@ extension TrainedModel {
         if options.temperature != nil && !temperature {
             throw GenError.usage("--temperature does not fit a \(kind) run: it has no latent temperature")
         }
+        if options.guidance != nil {
+            throw GenError.usage("--guidance is classifier-free guidance of a conditional diffusion run (ddpm, sde, flow); a \(kind) run draws its classes directly")
+        }
     }
 }
 
@@ -97,8 +106,13 @@ public struct DrawOptions: Sendable {
     public var sampler: (any SamplerChoice)?
     /// The latent's temperature, for families that have one (default 1); others refuse it.
     public var temperature: Float?
+    /// Classifier-free guidance w of a conditional diffusion model (Ho & Salimans 2022):
+    /// ε̃ = (1 + w)·ε(x, c) − w·ε(x, ∅), and the same for data, velocity and score. nil or 0:
+    /// the plain conditional model. (diffusers' `guidance_scale` is w + 1.)
+    public var guidance: Float?
 
-    public init(purpose: Purpose = .display, sampler: (any SamplerChoice)? = nil, temperature: Float? = nil) {
+    public init(purpose: Purpose = .display, sampler: (any SamplerChoice)? = nil, temperature: Float? = nil, guidance: Float? = nil) {
+        self.guidance = guidance
         self.purpose = purpose
         self.sampler = sampler
         self.temperature = temperature
@@ -121,8 +135,11 @@ public final class ImageSource {
     /// Whether each step chooses its own sub-steps (an adaptive ODE solver): the network
     /// evaluations, not the steps, then say what the drawing cost.
     public let isAdaptive: Bool
+    /// The classes it draws from when given labels (``draw(classes:generator:onStep:)``); nil:
+    /// an unconditional model.
+    public let classCount: Int?
     private let evaluationCount: () -> Int
-    private let body: (Int, RandomGenerator, (Int) -> Void) -> Tensor
+    private let body: (Int, [Int]?, RandomGenerator, (Int) -> Void) -> Tensor
 
     /// - Parameters:
     ///   - evaluations: network evaluations so far (the NFE of what was drawn).
@@ -133,6 +150,19 @@ public final class ImageSource {
         self.sampler = sampler
         self.steps = steps
         self.isAdaptive = isAdaptive
+        classCount = nil
+        evaluationCount = evaluations
+        body = { count, _, generator, onStep in draw(count, generator, onStep) }
+    }
+
+    /// A source of a class-conditional model: `draw` gets each image's class, or nil for
+    /// images of no class asked for (the model's unconditional draw).
+    public init(sampler: String, steps: Int? = nil, isAdaptive: Bool = false, classes: Int, evaluations: @escaping () -> Int = { 0 },
+                draw: @escaping (_ count: Int, _ labels: [Int]?, _ generator: RandomGenerator, _ onStep: (Int) -> Void) -> Tensor) {
+        self.sampler = sampler
+        self.steps = steps
+        self.isAdaptive = isAdaptive
+        classCount = classes
         evaluationCount = evaluations
         body = draw
     }
@@ -153,12 +183,38 @@ public final class ImageSource {
     /// batches of at most ``batchLimit``; `onStep` counts the steps of all batches together.
     public func draw(count: Int, generator: RandomGenerator, onStep: (Int) -> Void = { _ in }) -> Tensor {
         require(count >= 1, "ImageSource.draw: count must be at least 1")
-        return withoutGradients {
-            guard count > Self.batchLimit else { return body(count, generator, onStep) }
+        return batched(count: count, labels: nil, generator: generator, onStep: onStep)
+    }
+
+    /// One image of each class of `classes` (`[classes.count, C, H, W]` in [−1, 1]), from a
+    /// class-conditional model; throws a usage error for an unconditional one or a class it
+    /// does not know.
+    ///
+    /// ```swift
+    /// let source = try run.model.imageSource(DrawOptions(guidance: 2))
+    /// let threes = try source.draw(classes: Array(repeating: 3, count: 16), generator: RandomGenerator(seed: 0))
+    /// ```
+    public func draw(classes: [Int], generator: RandomGenerator, onStep: (Int) -> Void = { _ in }) throws -> Tensor {
+        try check(classes: classes)
+        require(!classes.isEmpty, "ImageSource.draw: no classes")
+        return batched(count: classes.count, labels: classes, generator: generator, onStep: onStep)
+    }
+
+    /// Throws a usage error unless the model is conditional and knows every class of `classes`.
+    public func check(classes: [Int]) throws {
+        guard let classCount else { throw GenError.usage("--class needs a class-conditional run (gen train <family> --conditional); this one is unconditional") }
+        if let wrong = classes.first(where: { !(0..<classCount).contains($0) }) {
+            throw GenError.usage("--class \(wrong): the run knows classes 0…\(classCount - 1)")
+        }
+    }
+
+    private func batched(count: Int, labels: [Int]?, generator: RandomGenerator, onStep: (Int) -> Void) -> Tensor {
+        withoutGradients {
+            guard count > Self.batchLimit else { return body(count, labels, generator, onStep) }
             var parts: [Tensor] = [], done = 0, stepsDone = 0
             while done < count {
                 let size = min(Self.batchLimit, count - done)
-                parts.append(body(size, generator) { onStep(stepsDone + $0) })
+                parts.append(body(size, labels.map { Array($0[done..<(done + size)]) }, generator) { onStep(stepsDone + $0) })
                 stepsDone += steps ?? 0
                 done += size
             }

@@ -25,10 +25,14 @@ public struct RunSettings: Sendable, Equatable {
     /// The shares of each global batch, each with its own noise (default: one per rank of
     /// ``Distributed/world``); see ``TrainerConfiguration/shards``.
     public var shards: Int?
+    /// Class conditioning (`--conditional`); nil: an unconditional model.
+    public var conditioning: ConditioningSettings?
 
     public init(steps: Int? = nil, epochs: Int? = nil, batchSize: Int? = nil, learningRate: Float? = nil, warmupSteps: Int? = nil,
                 gradientClip: Float? = nil, emaDecay: Float? = nil, sampleEvery: Int? = nil, checkpointEvery: Int? = nil,
-                logEvery: Int? = nil, seed: UInt64 = 0, holdout: Double = 0, shards: Int? = nil) {
+                logEvery: Int? = nil, seed: UInt64 = 0, holdout: Double = 0, shards: Int? = nil,
+                conditioning: ConditioningSettings? = nil) {
+        self.conditioning = conditioning
         self.shards = shards
         self.steps = steps
         self.epochs = epochs
@@ -55,6 +59,7 @@ public struct RunSettings: Sendable, Equatable {
         if let learningRate, !(learningRate > 0 && learningRate.isFinite) { throw GenError.usage("--lr must be positive") }
         if let emaDecay, !(emaDecay >= 0 && emaDecay < 1) { throw GenError.usage("--ema-decay must be in [0, 1)") }
         if let gradientClip, !(gradientClip >= 0 && gradientClip.isFinite) { throw GenError.usage("--grad-clip must not be negative") }
+        try conditioning?.validate()
         for (name, value) in [("--sample-every", sampleEvery), ("--checkpoint-every", checkpointEvery), ("--warmup", warmupSteps)] {
             if let value, value < 0 { throw GenError.usage("\(name) must not be negative") }
         }
@@ -180,17 +185,27 @@ public final class TrainingRun<Family: ModelFamily>: ActiveRun {
         if RunLock.holdsFiles(folder), !force {
             throw GenError.usage("\(folder.path): already holds a run; choose another --out, --resume it, or pass --force")
         }
-        let data = try HDF5Dataset(url: URL(fileURLWithPath: path), options: .init(dataset: dataset, readLabels: Family.needsLabels))
+        let conditional = settings.conditioning
+        let data = try HDF5Dataset(url: URL(fileURLWithPath: path), options: .init(
+            dataset: dataset, labels: conditional?.labels, readLabels: Family.needsLabels || conditional != nil, requireLabels: conditional != nil))
         if let note = data.choiceNote { log(note) }
+        // every label checked before anything is built: a bad one is a data error now, not a trap later
+        let classes = try conditional.map { try data.classCount(limit: $0.classes) }
         if Family.needsLabels && data.labelsName == nil {
             throw GenError.badData("\(data.path): no labels beside the images (a rank-1 integer dataset named labels, label, y or targets); a \(Family.kind) needs them")
         }
         let heldOut = Int((Double(data.count) * settings.holdout).rounded())
         let training = try settings.trainerConfiguration(defaults: Family.trainingDefaults, trainingImages: data.count - heldOut)
-        let configuration: Family.Configuration
+        var configuration: Family.Configuration
         do {
             try checkImageShape(data.imageShape)
             configuration = try model(data)
+            if let conditional, let classes {
+                let conditioning = ClassConditioning(classes: classes, dropout: conditional.classDropout)
+                do { configuration = try configuration.conditioned(conditioning) } catch {
+                    throw error.cause == .settings ? ConfigurationError.settings("--conditional: \(Family.kind): \(error.message)") : error
+                }
+            }
             try configuration.validate()
             try MemoryBudget.check(configuration.estimatedTrainingBytes(batchSize: training.batchSize), for: "training this \(Family.kind) model on batches of \(training.batchSize)")
         } catch let error as ConfigurationError {
@@ -201,7 +216,7 @@ public final class TrainingRun<Family: ModelFamily>: ActiveRun {
             throw GenError.badData("\(data.path): \(data.count - heldOut) training images cannot fill a batch of \(training.batchSize)")
         }
         let source = DataSource(path: data.path, dataset: data.imagesName, imageShape: data.imageShape, pixelRange: .symmetric,
-                                holdout: settings.holdout > 0 ? settings.holdout : nil)
+                                holdout: settings.holdout > 0 ? settings.holdout : nil, labels: conditional != nil ? data.labelsName : nil)
         let lock = try RunLock(folder)
         // a run that appeared since the check above (another gen started at the same time)
         if RunLock.holdsFiles(folder) && !force {
@@ -246,7 +261,7 @@ public final class TrainingRun<Family: ModelFamily>: ActiveRun {
         if let shards, !(1...4096).contains(shards) { throw GenError.usage("--shards must be in 1...4096") }
         let shardCount = shards ?? Distributed.world.size
         configuration.training.shards = shardCount > 1 ? shardCount : nil
-        let data = try openData(configuration.data)
+        let data = try openData(configuration.data, classes: configuration.model.conditioning?.classes)
         let run = try TrainingRun(folder: folder, configuration: configuration, dataset: data, isResumed: true, lock: lock)
         try run.trainer.resume(from: checkpoint)
         // config.json is a copy for people; the checkpoint is what counts.
@@ -255,13 +270,17 @@ public final class TrainingRun<Family: ModelFamily>: ActiveRun {
         return run
     }
 
-    /// The data a run was made for, refused when its images are no longer of the run's shape.
-    private static func openData(_ source: DataSource) throws -> HDF5Dataset {
-        let data = try HDF5Dataset(url: URL(fileURLWithPath: source.path), options: .init(dataset: source.dataset, readLabels: Family.needsLabels))
+    /// The data a run was made for, refused when its images are no longer of the run's shape
+    /// or, for a conditional run, its labels no longer fit the run's classes.
+    private static func openData(_ source: DataSource, classes: Int?) throws -> HDF5Dataset {
+        let conditional = source.labels != nil
+        let data = try HDF5Dataset(url: URL(fileURLWithPath: source.path), options: .init(
+            dataset: source.dataset, labels: source.labels, readLabels: Family.needsLabels || conditional, requireLabels: conditional))
+        let rank = Distributed.world.size > 1 ? " on rank \(Distributed.world.rank)" : ""
         guard data.imageShape == source.imageShape else {
-            let rank = Distributed.world.size > 1 ? " on rank \(Distributed.world.rank)" : ""
             throw GenError.badData("\(source.path): images are \(data.imageShape)\(rank), the run was made for \(source.imageShape)")
         }
+        if conditional, let classes { _ = try data.classCount(limit: classes) }
         return data
     }
 
@@ -280,7 +299,7 @@ public final class TrainingRun<Family: ModelFamily>: ActiveRun {
     /// copy of the data (at the path rank 0 gave), and no files of its own.
     public static func follow(_ folder: URL, _ checkpoint: RunCheckpoint) throws -> TrainingRun {
         let configuration = try Family.runConfiguration(from: checkpoint.configJSON, file: "rank 0's run")
-        let data = try openData(configuration.data)
+        let data = try openData(configuration.data, classes: configuration.model.conditioning?.classes)
         let run = try TrainingRun(folder: folder, configuration: configuration, dataset: data, isResumed: checkpoint.trainer.step > 0, lock: nil)
         try run.trainer.resume(from: checkpoint)
         return run
