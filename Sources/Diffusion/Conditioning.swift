@@ -35,9 +35,9 @@ extension DiffusionModel {
     /// The labels of a training batch for the network: nil for an unconditional model; for a
     /// conditional one the batch's labels, each dropped to the null class with the
     /// configuration's probability (one uniform draw each, before the loss's own draws).
-    func trainingLabels(_ batch: Batch, dropout: Double?, generator: RandomGenerator) -> [Int]? {
-        guard let classes = network.classCount else { return nil }
+    func trainingLabels(_ batch: Batch, generator: RandomGenerator) -> [Int]? {
+        guard let conditioning else { return nil }
         guard let labels = batch.labels else { preconditionFailure("\(kind): a class-conditional model trains on batches with labels") }
-        return droppingLabels(labels, classes: classes, dropout: dropout ?? 0, generator: generator)
+        return droppingLabels(labels, classes: conditioning.classes, dropout: conditioning.dropout ?? 0, generator: generator)
     }
 }

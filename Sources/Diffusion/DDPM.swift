@@ -64,6 +64,6 @@ public final class DDPM: SingleLossTask, DiffusionModel {
 
     public func loss(batch: Batch, generator: RandomGenerator) -> Tensor {
         ddpmLoss(denoiser: denoiser, diffusionSteps: configuration.diffusionSteps, data: batch.images, generator: generator,
-                 labels: trainingLabels(batch, dropout: configuration.conditioning?.dropout, generator: generator))
+                 labels: trainingLabels(batch, generator: generator))
     }
 }

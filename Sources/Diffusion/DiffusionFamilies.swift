@@ -48,6 +48,7 @@ extension UNetConfiguration {
 
 extension DDPM {
     public var kind: String { DDPMFamily.kind }
+    public var conditioning: ClassConditioning? { configuration.conditioning }
 
     /// To look at: ancestral sampling over 250 strided steps (at most T). For sample metrics:
     /// 50 ancestral steps (50 network evaluations): on MNIST (the README's demo run, n = 500)
@@ -64,6 +65,7 @@ extension DDPM {
 
 extension ScoreSDE {
     public var kind: String { ScoreSDEFamily.kind }
+    public var conditioning: ClassConditioning? { configuration.conditioning }
 
     /// To look at: 500 Euler–Maruyama steps of the reverse SDE. For sample metrics: 25 Heun
     /// steps of the probability-flow ODE (50 network evaluations).
@@ -74,6 +76,7 @@ extension ScoreSDE {
 
 extension FlowMatching {
     public var kind: String { FlowMatchingFamily.kind }
+    public var conditioning: ClassConditioning? { configuration.conditioning }
 
     /// To look at: 50 Heun steps. For sample metrics: 25 Heun steps (50 network evaluations).
     public func defaultSampler(for purpose: DrawOptions.Purpose) -> (sampler: BuiltInSampler, steps: Int) {

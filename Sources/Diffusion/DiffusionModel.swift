@@ -15,6 +15,8 @@ public protocol DiffusionModel: TrainedModel {
     var likelihoodDenoiser: Denoiser { get }
     /// The sampler of the preview grids during training.
     var previewSampler: any Sampler { get }
+    /// The classes and label dropout of a class-conditional model; nil for an unconditional one.
+    var conditioning: ClassConditioning? { get }
     /// The built-in sampler and steps the model draws with when not told, for each purpose.
     func defaultSampler(for purpose: DrawOptions.Purpose) -> (sampler: BuiltInSampler, steps: Int)
     /// The steps of a built-in sampler chosen without a step count (default: its
@@ -119,6 +121,9 @@ extension DiffusionModel {
         }
         let guidance = options.guidance ?? 0
         guard guidance.isFinite, guidance >= 0 else { throw GenError.usage("--guidance must be a finite number ≥ 0, got \(guidance)") }
+        if guidance > 0 && conditioning?.dropout == 0 {
+            throw GenError.usage("--guidance needs the unconditional model of the null class, which a run trained with --class-dropout 0 never learned")
+        }
         // images of no class asked for: the null class, unguided (the unconditional model)
         return ImageSource(sampler: name.rawValue, steps: steps, isAdaptive: name == .dopri5, classes: classes,
                            evaluations: { denoiser.evaluations - start }) { count, labels, generator, onStep in

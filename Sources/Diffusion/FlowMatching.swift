@@ -47,6 +47,6 @@ public final class FlowMatching: SingleLossTask, DiffusionModel {
 
     public func loss(batch: Batch, generator: RandomGenerator) -> Tensor {
         flowMatchingLoss(denoiser: denoiser, data: batch.images, coupling: configuration.coupling, generator: generator,
-                         labels: trainingLabels(batch, dropout: configuration.conditioning?.dropout, generator: generator))
+                         labels: trainingLabels(batch, generator: generator))
     }
 }

@@ -46,6 +46,6 @@ public final class ScoreSDE: SingleLossTask, DiffusionModel {
 
     public func loss(batch: Batch, generator: RandomGenerator) -> Tensor {
         denoisingScoreMatchingLoss(denoiser: denoiser, data: batch.images, generator: generator,
-                                   labels: trainingLabels(batch, dropout: configuration.conditioning?.dropout, generator: generator))
+                                   labels: trainingLabels(batch, generator: generator))
     }
 }

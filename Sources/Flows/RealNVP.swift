@@ -352,8 +352,11 @@ public final class RealNVPFlow: Module, Bijector {
     /// log N(z; μ_k, σ_k²) for every class k of a class-conditional base: `[N, classes]`.
     public func classLogDensities(_ z: Tensor) -> Tensor {
         guard let (means, logStds) = classBase else { preconditionFailure("RealNVPFlow: not class-conditional") }
-        let (n, k, d) = (z.shape[0], means.shape[0], z.shape[1])
-        let standardized = (z.reshaped([n, 1, d]) - means.reshaped([1, k, d])) * (-logStds).exp().reshaped([1, k, d])
-        return standardized.squared().sum(axes: [2]) * -0.5 - logStds.sum(axes: [1]).reshaped([1, k]) - Float(d) * Float(0.5 * Foundation.log(2 * Double.pi))
+        let (k, d) = (means.shape[0], z.shape[1])
+        // Σ_d (z − μ_k)²/σ_k² = z²·(1/σ_k²) − 2·z·(μ_k/σ_k²) + Σ μ_k²/σ_k², as matrix products: no [N, K, D] tensor
+        let precision = (logStds * -2).exp()
+        let quadratic = z.squared().matmul(precision, transposeB: true) - z.matmul(means * precision, transposeB: true) * 2
+            + (means.squared() * precision).sum(axes: [1]).reshaped([1, k])
+        return quadratic * -0.5 - logStds.sum(axes: [1]).reshaped([1, k]) - Float(d) * Float(0.5 * Foundation.log(2 * Double.pi))
     }
 }

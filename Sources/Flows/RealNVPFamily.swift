@@ -56,10 +56,14 @@ extension RealNVP: TrainedModel {
 
 extension RealNVP: ImageClassifier {
     /// The Bayes-rule classifier's accuracy (``predictions(_:)``) on `rows` of `data`, read 256 at a time.
-    public func accuracy(on data: HDF5Dataset, rows: [Int]) throws -> Double {
+    public func requireClasses() throws {
         guard configuration.classes != nil else {
             throw GenError.usage("--metric accuracy: an unconditional realnvp run classifies nothing; train one with --conditional")
         }
+    }
+
+    public func accuracy(on data: HDF5Dataset, rows: [Int]) throws -> Double {
+        try requireClasses()
         var correct = 0
         for start in stride(from: 0, to: rows.count, by: 256) {
             let batch = Array(rows[start..<min(rows.count, start + 256)])

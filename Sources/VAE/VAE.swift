@@ -242,9 +242,10 @@ public final class VariationalAutoencoder: Module, LatentVariableModel {
         return Tensor.concatenate([features, Tensor.oneHot(classes, classes: count)], axis: 1)
     }
 
-    /// The model of images of `classes` (one per image) as a ``LatentVariableModel``: what the
-    /// ELBO and the importance-weighted bound of a conditional VAE are computed on.
-    public func conditioned(on classes: [Int]?) -> LatentVariableModel {
+    /// The model of a batch of images of `classes` (one per image) as a ``LatentVariableModel``:
+    /// what a conditional VAE's ELBO is computed on (a batch's rows only: the
+    /// importance-weighted bound, image by image, is not).
+    func conditioned(on classes: [Int]?) -> LatentVariableModel {
         classes == nil ? self : ConditionedVAE(network: self, classes: classes!)
     }
 
@@ -288,9 +289,8 @@ final class ConditionedVAE: LatentVariableModel {
 
     func encode(_ x: Tensor) -> (mean: Tensor, logVariance: Tensor) { network.encode(x, classes: classes) }
     func logLikelihood(_ x: Tensor, given z: Tensor) -> Tensor {
-        // the importance-weighted bound repeats one image over its samples: repeat its class too
-        let labels = z.shape[0] == classes.count ? classes : Array(repeating: classes[0], count: z.shape[0])
-        return network.logLikelihood(x, given: z, classes: labels)
+        require(z.shape[0] == classes.count, "ConditionedVAE: \(z.shape[0]) latents for \(classes.count) classes")
+        return network.logLikelihood(x, given: z, classes: classes)
     }
 }
 
@@ -371,6 +371,13 @@ public final class VAE: SingleLossTask {
         }
         // a conditional VAE walks each row within one class, the rows cycling through the classes
         let classes = configuration.classes.map { count in (0..<(rows * columns)).map { ($0 / columns) % count } }
-        return withoutGradients { network.meanImage(Tensor.concatenate(latents, axis: 0), classes: classes) }
+        let all = Tensor.concatenate(latents, axis: 0)
+        return withoutGradients {
+            let parts = stride(from: 0, to: all.shape[0], by: 256).map { first -> Tensor in
+                let size = min(256, all.shape[0] - first)
+                return network.meanImage(all.slice(axis: 0, start: first, count: size), classes: classes.map { Array($0[first..<(first + size)]) })
+            }
+            return Tensor.concatenate(parts, axis: 0)
+        }
     }
 }

@@ -86,8 +86,11 @@ struct Sample: ParsableCommand {
         if runFolder != nil && checkpoint != nil { throw ValidationError("give --run or --checkpoint, not both") }
         if let temperature, !(temperature > 0 && temperature.isFinite) { throw ValidationError("--temperature must be positive") }
         if sampling.isSweep { throw ValidationError("gen sample takes one --sampler, one --steps and one --guidance; lists are for gen eval") }
-        if classChoice != nil && (inpaint != nil || reconstruct != nil || interpolate) {
-            throw ValidationError("--class draws new images; it does not go with --inpaint, --reconstruct or --interpolate")
+        if (classChoice != nil || sampling.guidance != nil) && (inpaint != nil || reconstruct != nil || interpolate) {
+            throw ValidationError("--class and --guidance draw new images; they do not go with --inpaint, --reconstruct or --interpolate")
+        }
+        if sampling.guidance != nil && classChoice == nil {
+            throw ValidationError("--guidance steers images toward the classes asked for: give --class K or --class all (without --class a conditional diffusion run draws unconditionally)")
         }
     }
 

@@ -84,5 +84,15 @@ struct ConditionalCommandTests {
                                 "--npy", scratch.path("again.npy")])
         #expect(zero.status == 0 && again.status == 0)
         #expect(try Data(contentsOf: URL(fileURLWithPath: scratch.path("zero.npy"))) == Data(contentsOf: URL(fileURLWithPath: scratch.path("again.npy"))))
+
+        // guidance only steers images drawn for classes, and only with a null class that learned something
+        let unguided = try runGen(["sample", scratch.path("u.png"), "--run", scratch.path("flow"), "--guidance", "2", "--steps", "2"])
+        #expect(unguided.status == 64 && unguided.standardError.contains("give --class K or --class all"), "\(unguided.standardError)")
+        let fid = try runGen(["eval", "--run", scratch.path("flow"), "--data", fixtureData.appendingPathComponent("chunked_gzip.h5").path,
+                              "--metric", "fid", "--guidance", "2", "--n", "20"])
+        #expect(fid.status == 64 && fid.standardError.contains("use it with --metric class-accuracy"), "\(fid.standardError)")
+        #expect(try runGen(tinyDiffusionTraining("flow", scratch.path("nodrop"), extra: ["--conditional", "--class-dropout", "0"])).status == 0)
+        let nodrop = try runGen(["sample", scratch.path("n.png"), "--run", scratch.path("nodrop"), "--class", "1", "--guidance", "1", "--steps", "2"])
+        #expect(nodrop.status == 64 && nodrop.standardError.contains("--class-dropout 0"), "\(nodrop.standardError)")
     }
 }

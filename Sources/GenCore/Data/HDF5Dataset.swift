@@ -165,12 +165,14 @@ public final class HDF5Dataset {
                 if let wanted, !datasets.contains(wanted) { throw DataError.missingDataset(path, name: wanted, available: datasets) }
                 let group = imagesName.split(separator: "/").dropLast().joined(separator: "/")
                 let guesses = ["labels", "label", "y", "targets"].flatMap { [group.isEmpty ? $0 : "\(group)/\($0)", $0] }
+                // a guess that is not labels is passed over; a run that needs labels and finds none says why
+                var rejected: DataError?
                 for name in wanted.map({ [$0] }) ?? guesses where datasets.contains(name) {
                     let labelInfo = try HDF5Dataset.describe(file.id, name, path)
                     guard labelInfo.typeClass == H5T_INTEGER, labelInfo.shape.count == 1 else {
-                        if wanted != nil || options.requireLabels {
-                            throw DataError.malformed(path, "labels '\(name)' hold \(labelInfo.typeName) of shape \(labelInfo.shape)\(labelInfo.typeClass == H5T_INTEGER ? "" : ", not integers"): labels must be a rank-1 integer dataset of class numbers")
-                        }
+                        let problem = DataError.malformed(path, "labels '\(name)' hold \(labelInfo.typeName) of shape \(labelInfo.shape)\(labelInfo.typeClass == H5T_INTEGER ? "" : ", not integers"): labels must be a rank-1 integer dataset of class numbers")
+                        if wanted != nil { throw problem }
+                        rejected = rejected ?? problem
                         continue
                     }
                     guard labelInfo.shape[0] == info.shape[0] else {
@@ -181,6 +183,7 @@ public final class HDF5Dataset {
                     break
                 }
                 if labels == nil && options.requireLabels {
+                    if let rejected { throw rejected }
                     throw DataError.malformed(path, "no labels beside the images (a rank-1 integer dataset named labels, label, y or targets; or give --labels NAME)")
                 }
             }

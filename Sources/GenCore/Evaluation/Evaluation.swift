@@ -69,7 +69,7 @@ public enum Evaluation {
         if metrics[0].isSampleMetric {
             // the sampler first: one that does not fit is a usage error before any work
             let source = try model.imageSource(request.draw)
-            try checkClasses(source, metrics: metrics, run: run)
+            try checkClasses(source, draw: request.draw, metrics: metrics, run: run)
             log("\(metrics.map(\.rawValue).joined(separator: ", ")) of samples from \(run.folder.path) (\(run.kind)) against images of \(request.data)")
             let real = try realFeatures(test: test, request: request, log: log)
             let fields = try sampleQuality(source, draw: request.draw, real: real, test: test, request: request, metrics: metrics, run: run, weights: weights, log: log)
@@ -84,6 +84,7 @@ public enum Evaluation {
             guard let classifier = model as? ImageClassifier else {
                 throw GenError.usage("\(run.folder.path): --metric accuracy needs a classifier or a class-conditional realnvp run; this is a \(run.kind) run")
             }
+            try classifier.requireClasses()
             guard test.labelsName != nil else { throw GenError.badData("\(request.data): no labels beside the images to score accuracy against") }
             fields.append(contentsOf: [("accuracy", .number(try classifier.accuracy(on: test, rows: rows), decimals: 5)), ("n", .integer(rows.count))])
         } else {
@@ -124,7 +125,7 @@ public enum Evaluation {
         let model = try saved.load(weights: weights).model
         // every sampler first: one that does not fit is a usage error before any work
         let sources = try draws.map { try model.imageSource($0) }
-        for source in sources { try checkClasses(source, metrics: metrics, run: saved) }
+        for (source, draw) in zip(sources, draws) { try checkClasses(source, draw: draw, metrics: metrics, run: saved) }
         log("\(metrics.map(\.rawValue).joined(separator: ", ")) of samples from \(saved.folder.path) (\(saved.kind)) drawn \(sources.count) ways, against images of \(request.data)")
         let real = try realFeatures(test: test, request: request, log: log)
         var results: [ResultFields] = []
@@ -153,7 +154,7 @@ public enum Evaluation {
     /// A metric against the network evaluations per image, one line per sampler (in the order
     /// they first appear), from results of ``sweep``.
     public static func qualityPlot(_ results: [ResultFields], metric: EvaluationMetric, title: String) -> LinePlot {
-        let key = metric == .pr ? "precision" : metric.rawValue
+        let key = metric == .pr ? "precision" : metric == .classAccuracy ? "class_accuracy" : metric.rawValue
         var names: [String] = [], points: [String: [(x: Double, y: Double)]] = [:]
         for result in results {
             guard case .text(let sampler)? = result["sampler"], let nfe = result["nfe"]?.number, let value = result[key]?.number else { continue }
@@ -188,10 +189,15 @@ public enum Evaluation {
         return fields
     }
 
-    /// Refuses class accuracy of a model that draws no classes, before any work.
-    private static func checkClasses(_ source: ImageSource, metrics: [EvaluationMetric], run: SavedRun) throws {
+    /// Refuses, before any work, class accuracy of a model that draws no classes, and guidance
+    /// where no classes are drawn (fid, kid and pr of a conditional diffusion run are of its
+    /// unconditional model, which guidance does not change).
+    private static func checkClasses(_ source: ImageSource, draw: DrawOptions, metrics: [EvaluationMetric], run: SavedRun) throws {
         if metrics.contains(.classAccuracy) && source.classCount == nil {
             throw GenError.usage("\(run.folder.path): --metric class-accuracy needs a class-conditional run (gen train \(run.kind) --conditional)")
+        }
+        if draw.guidance != nil && !metrics.contains(.classAccuracy) {
+            throw GenError.usage("--guidance applies to samples drawn for classes: use it with --metric class-accuracy (fid, kid and pr alone score the run's unconditional samples)")
         }
     }
 
@@ -268,7 +274,7 @@ public enum Evaluation {
         var fields: ResultFields = [("run", .text(run.folder.path)), ("kind", .text(run.kind)), ("weights", .text(weights.label)),
                                     ("sampler", .text(source.sampler))]
         if let steps = source.steps { fields.set("sampler_steps", .integer(steps)) }
-        if let guidance = draw.guidance { fields.set("guidance", .real(Double(guidance))) }
+        if let guidance = draw.guidance { fields.set("guidance", .number(Double(guidance), decimals: 3)) }
         let start = Date(), evaluationsBefore = source.networkEvaluations
         let generator = RandomGenerator(seed: request.seed, stream: .sampling)
         let generated: Tensor

@@ -95,6 +95,13 @@ public enum ClassSelection: Sendable, Equatable {
 public protocol ImageClassifier: AnyObject {
     /// The fraction of `rows` of `data` given the class their labels say.
     func accuracy(on data: HDF5Dataset, rows: [Int]) throws -> Double
+    /// Throws a usage error when this model tells no classes (an unconditional flow); the
+    /// default does nothing.
+    func requireClasses() throws
+}
+
+extension ImageClassifier {
+    public func requireClasses() throws {}
 }
 
 extension FeatureClassifier: ImageClassifier {}

@@ -5,7 +5,7 @@ public enum RunFolders {
     /// The files of a run folder that only gen writes: outputs must never replace them.
     public static func ownFiles(of folder: URL) -> [URL] {
         (["checkpoint.safetensors", "config.json", "metrics.jsonl", "loss.png", "eval.jsonl", ".lock"]
-            + EvaluationMetric.sampleMetrics.map(Evaluation.sweepPlotName)).map { folder.appendingPathComponent($0) }
+            + (EvaluationMetric.sampleMetrics + [.classAccuracy]).map(Evaluation.sweepPlotName)).map { folder.appendingPathComponent($0) }
     }
 
     /// A new run's folder when none is given: `runs/<kind>-<date>-<time>`.

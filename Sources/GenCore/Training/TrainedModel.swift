@@ -85,7 +85,7 @@ extension TrainedModel {
             throw GenError.usage("--temperature does not fit a \(kind) run: it has no latent temperature")
         }
         if options.guidance != nil {
-            throw GenError.usage("--guidance is classifier-free guidance of a conditional diffusion run (ddpm, sde, flow); a \(kind) run draws its classes directly")
+            throw GenError.usage("--guidance is classifier-free guidance of a conditional diffusion run (ddpm, sde, flow); a \(kind) run has none")
         }
     }
 }
