@@ -157,8 +157,14 @@ struct Sample: ParsableCommand {
                     columns = nrow ?? Int(Double(n ?? 64).squareRoot().rounded(.up))
                 case .all?:
                     try source.check(classes: [])
-                    columns = nrow ?? n.map { max(1, $0 / (source.classCount ?? 1)) } ?? 10
-                    labels = ClassSelection.everyClass(columns: columns).labels(count: 0, classes: source.classCount ?? 0)
+                    let classes = source.classCount ?? 0
+                    columns = nrow ?? n.map { max(1, $0 / max(1, classes)) } ?? 10
+                    // one grid holds every image at once: a run of thousands of classes asks for a class at a time
+                    let (total, overflow) = classes.multipliedReportingOverflow(by: columns)
+                    guard !overflow, total <= 10_000 else {
+                        throw GenError.usage("--class all would draw \(classes) classes × \(columns) = \(overflow ? "too many" : String(total)) images into one grid (at most 10000); draw --class K, or fewer with --nrow")
+                    }
+                    labels = ClassSelection.everyClass(columns: columns).labels(count: 0, classes: classes)
                 }
                 let n = labels?.count ?? self.n ?? 64
                 let progress = source.totalSteps(count: n).map { ProgressReporter(total: $0, label: "sampling step", lineEvery: max(1, $0 / 10)) }

@@ -52,6 +52,10 @@ struct ConditionalCommandTests {
             #expect(result.status == 64 && result.standardError.contains(says), "\(arguments): \(result.standardError)")
             #expect(!FileManager.default.fileExists(atPath: scratch.path("x.png")))
         }
+        // a grid of every class of a run with thousands of them is refused, not drawn
+        #expect(try runGen(["train", "vae", "--conditional", "--classes", "2000", "--out", scratch.path("many"), "--latent", "2", "--hidden", "8"] + base).status == 0)
+        let many = try runGen(["sample", scratch.path("m.png"), "--run", scratch.path("many"), "--class", "all"])
+        #expect(many.status == 64 && many.standardError.contains("2000 classes × 10 = 20000 images"), "\(many.standardError)")
         let eval = try runGen(["eval", "--run", scratch.path("plain"), "--data", data, "--metric", "class-accuracy", "--n", "20"])
         #expect(eval.status == 64 && eval.standardError.contains("needs a class-conditional run"), "\(eval.standardError)")
     }
