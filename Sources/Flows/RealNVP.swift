@@ -112,7 +112,7 @@ public final class AffineCoupling: Module, Bijector {
 }
 
 /// A RealNVP as a run stores it.
-public struct RealNVPConfiguration: ModelConfiguration {
+public struct RealNVPConfiguration: DirectlyConditionedConfiguration {
     public enum Normalization: String, Codable, Sendable, CaseIterable { case none, actnorm, batchnorm }
 
     /// `[channels, height, width]`; height and width divisible by 2^scales.
@@ -134,15 +134,6 @@ public struct RealNVPConfiguration: ModelConfiguration {
     /// Glow's class-conditional prior and normflows' `ClassCondDiagGaussian`). nil: N(0, I).
     public var classes: Int?
 
-    public var conditioning: ClassConditioning? { classes.map { ClassConditioning(classes: $0) } }
-
-    public func conditioned(_ conditioning: ClassConditioning) throws(ConfigurationError) -> RealNVPConfiguration {
-        try conditioning.validate()
-        guard conditioning.dropout == nil else { throw .settings("--class-dropout is for the diffusion families; a conditional flow's base always knows its class") }
-        var copy = self
-        copy.classes = conditioning.classes
-        return copy
-    }
 
     public init(imageShape: [Int], scales: Int = 2, couplings: Int = 3, finalCouplings: Int = 4, hidden: Int = 32,
                 residualBlocks: Int = 2, normalization: Normalization = .none, alpha: Float = 0.05) {

@@ -23,7 +23,7 @@ public enum GANLoss: String, Codable, Sendable, CaseIterable {
 }
 
 /// A WGAN as a run stores it.
-public struct GANConfiguration: ModelConfiguration {
+public struct GANConfiguration: DirectlyConditionedConfiguration {
     /// `[channels, height, width]`; height and width must be multiples of 4.
     public var imageShape: [Int]
     /// The dimension of the latent vector z ~ N(0, I).
@@ -42,15 +42,6 @@ public struct GANConfiguration: ModelConfiguration {
     /// embedding spectrally normalized like the rest. nil: unconditional.
     public var classes: Int?
 
-    public var conditioning: ClassConditioning? { classes.map { ClassConditioning(classes: $0) } }
-
-    public func conditioned(_ conditioning: ClassConditioning) throws(ConfigurationError) -> GANConfiguration {
-        try conditioning.validate()
-        guard conditioning.dropout == nil else { throw .settings("--class-dropout is for the diffusion families; a conditional GAN always sees its label") }
-        var copy = self
-        copy.classes = conditioning.classes
-        return copy
-    }
 
     public init(imageShape: [Int], latent: Int = 64, generatorWidth: Int = 64, criticWidth: Int = 64,
                 loss: GANLoss = .wasserstein, criticSteps: Int = 5, leakySlope: Float = 0.1) {

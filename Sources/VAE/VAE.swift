@@ -2,7 +2,7 @@ import Foundation
 import GenCore
 
 /// A VAE as a run stores it.
-public struct VAEConfiguration: ModelConfiguration {
+public struct VAEConfiguration: DirectlyConditionedConfiguration {
     public enum Architecture: String, Codable, Sendable, CaseIterable { case mlp, conv }
     public enum Likelihood: String, Codable, Sendable, CaseIterable {
         /// p(x|z) = Bernoulli(sigmoid(decoder(z))) per pixel; training binarizes each batch
@@ -49,15 +49,6 @@ public struct VAEConfiguration: ModelConfiguration {
 
     public var dimensions: Int { imageShape.reduce(1, *) }
 
-    public var conditioning: ClassConditioning? { classes.map { ClassConditioning(classes: $0) } }
-
-    public func conditioned(_ conditioning: ClassConditioning) throws(ConfigurationError) -> VAEConfiguration {
-        try conditioning.validate()
-        guard conditioning.dropout == nil else { throw .settings("--class-dropout is for the diffusion families; a conditional VAE always sees its label") }
-        var copy = self
-        copy.classes = conditioning.classes
-        return copy
-    }
 
     /// The one-hot width the label adds to the encoder's and the decoder's inputs.
     var labelWidth: Int { classes ?? 0 }

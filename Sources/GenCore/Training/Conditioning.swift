@@ -21,6 +21,27 @@ public struct ClassConditioning: Codable, Sendable, Equatable {
     }
 }
 
+/// A configuration whose model always sees its class (no label dropout, no null class, no
+/// guidance): the conditional VAE, RealNVP and WGAN. Its `classes` is the whole conditioning.
+public protocol DirectlyConditionedConfiguration: ModelConfiguration {
+    /// The classes of a conditional model; nil: unconditional.
+    var classes: Int? { get set }
+}
+
+extension DirectlyConditionedConfiguration {
+    public var conditioning: ClassConditioning? { classes.map { ClassConditioning(classes: $0) } }
+
+    public func conditioned(_ conditioning: ClassConditioning) throws(ConfigurationError) -> Self {
+        try conditioning.validate()
+        guard conditioning.dropout == nil else {
+            throw .settings("--class-dropout is for the diffusion families (ddpm, sde, flow); this model always sees its label")
+        }
+        var copy = self
+        copy.classes = conditioning.classes
+        return copy
+    }
+}
+
 /// What a caller asks of a class-conditional run (`gen train <family> --conditional`).
 public struct ConditioningSettings: Sendable, Equatable {
     /// The labels dataset beside the images; nil looks for `labels`, `label`, `y` or `targets`.
