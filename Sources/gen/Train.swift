@@ -55,7 +55,7 @@ struct CommonTrainingOptions: ParsableArguments {
     @Option(help: "The image dataset's name in the file (default: the one image-like dataset).")
     var dataset: String?
 
-    @Option(help: "Optimizer updates (default: as many as --epochs, or 2000).")
+    @Option(help: "Optimizer updates (default: as many as --epochs, or as many as fit in --minutes).")
     var steps: Int?
 
     @Option(help: "Passes over the data (an alternative to --steps).")
@@ -103,7 +103,7 @@ struct CommonTrainingOptions: ParsableArguments {
     @Option(help: "Steps between metric records and progress lines (default 50).")
     var logEvery: Int?
 
-    @Option(help: "Stop after this many minutes of training, saved as at the last step (resume goes on toward --steps).")
+    @Option(help: "Without --steps or --epochs: the run's budget (default 10); it times its first steps and plans its steps, learning-rate decay and EMA to end then. With them: stop after this many minutes, saved as at the last step (resume goes on toward --steps).")
     var minutes: Double?
 
     @Flag(help: "Class-conditional: the model learns p(x | class) from the labels beside the images (gen sample --class K).")
@@ -136,7 +136,8 @@ struct CommonTrainingOptions: ParsableArguments {
         RunSettings(steps: steps, epochs: epochs, batchSize: batchSize, learningRate: lr, warmupSteps: warmup, gradientClip: gradClip,
                     emaDecay: emaDecay, sampleEvery: sampleEvery, checkpointEvery: checkpointEvery, logEvery: logEvery, seed: seed,
                     holdout: holdout, shards: shards,
-                    conditioning: conditional ? ConditioningSettings(labels: labels, classes: classes, classDropout: classDropout) : nil)
+                    conditioning: conditional ? ConditioningSettings(labels: labels, classes: classes, classDropout: classDropout) : nil,
+                    minutes: minutes)
     }
 }
 
@@ -154,7 +155,8 @@ enum TrainingCommand {
                 ?? TrainingRun<Family>.create(in: common.out.map { URL(fileURLWithPath: $0) } ?? RunFolders.newFolder(kind: Family.kind),
                                               force: common.force, data: common.data ?? "", dataset: common.dataset,
                                               settings: common.settings, model: model)
-            try train(run, minutes: common.minutes)
+            // a new budgeted run keeps its own deadline
+            try train(run, minutes: run.training.budget != nil && !run.isResumed ? nil : common.minutes)
             return run
         }
     }
@@ -198,10 +200,13 @@ enum TrainingCommand {
         let trainer = run.trainer, training = run.training
         let ranks = world.size > 1 ? " on \(world.size) ranks × \(Threads.count) thread\(Threads.count == 1 ? "" : "s"), batches in \(training.shardCount) shards" : ""
         if run.isResumed {
-            printNote("resuming \(run.folder.path) at step \(trainer.step) of \(training.steps)\(ranks)")
+            var of = "of \(training.steps)"
+            if let budget = training.budget, !budget.isPlanned { of = "of a \(budget.minutesText) budget still to plan" }
+            printNote("resuming \(run.folder.path) at step \(trainer.step) \(of)\(ranks)")
         } else {
             let images = trainer.loader.rows.count, shape = run.data.imageShape.map(String.init).joined(separator: "×")
-            printNote("training \(run.kind) (\(trainer.task.model.parameterCount) parameters) on \(images) images of \(shape) for \(training.steps) steps\(ranks); run folder \(run.folder.path)")
+            let length = training.budget.map { "\($0.minutesText) (steps planned from the first ones)" } ?? "\(training.steps) steps"
+            printNote("training \(run.kind) (\(trainer.task.model.parameterCount) parameters) on \(images) images of \(shape) for \(length)\(ranks); run folder \(run.folder.path)")
         }
         let start = Date()
         let outcome = try run.train(until: minutes.map { start.addingTimeInterval($0 * 60) })
@@ -212,7 +217,9 @@ enum TrainingCommand {
         case .finished:
             print("finished \(trainer.step) steps in \(clock); checkpoint \(trainer.checkpointURL.path)\(outputs)")
         case .reachedTimeLimit:
-            print("stopped at the --minutes limit after \(trainer.step) of \(training.steps) steps in \(clock); checkpoint \(trainer.checkpointURL.path)\(outputs)")
+            let total = trainer.configuration.steps < TrainingBudget.unplannedSteps ? " of \(trainer.configuration.steps)" : ""
+            let limit = minutes == nil ? "the end of its budget" : "the --minutes limit"
+            print("stopped at \(limit) after \(trainer.step)\(total) steps in \(clock); checkpoint \(trainer.checkpointURL.path)\(outputs)")
         case .interrupted:
             throw Stopped(message: "interrupted at step \(trainer.step); resume with: gen train --resume \(run.folder.path)", code: Exit.interrupted)
         case .diverged:

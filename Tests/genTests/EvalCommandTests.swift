@@ -152,6 +152,27 @@ struct EvalCommandTests {
         let resumed = try runGen(["train", "vae", "--resume", run, "--steps", "\(checkpoint.trainer.step + 2)"])
         #expect(resumed.status == 0 && resumed.standardOutput.contains("finished \(checkpoint.trainer.step + 2) steps"), "\(resumed.standardError)")
     }
+
+    /// `--minutes` without `--steps` is a budget: the run plans its steps from its first ones,
+    /// says so, and ends at them, with the plan in config.json.
+    @Test func minutesWithoutStepsPlanTheRun() throws {
+        let scratch = try Scratch()
+        let run = scratch.path("vae")
+        var arguments = tinyLikelihoodTraining("vae", run, extra: ["--minutes", "0.1"])
+        // no steps; and few progress lines (a run of thousands of steps would fill the pipe)
+        for option in ["--steps", "--log-every"] {
+            let at = try #require(arguments.firstIndex(of: option))
+            arguments.removeSubrange(at...at + 1)
+        }
+        arguments += ["--log-every", "1000000"]
+        let budgeted = try runGen(arguments)
+        #expect(budgeted.status == 0 && budgeted.standardError.contains("for 0.1 minutes (steps planned from the first ones)"), "\(budgeted.standardError)")
+        let planned = try #require(budgeted.standardError.split(separator: "\n").first { $0.hasPrefix("planned ") }, "\(budgeted.standardError)")
+        let steps = try #require(Int(planned.split(separator: " ")[1]))
+        #expect(budgeted.standardOutput.contains("finished \(steps) steps") || budgeted.standardOutput.contains("stopped at the end of its budget"), "\(budgeted.standardOutput)")
+        let config = try RunKind.decode(String(contentsOf: URL(fileURLWithPath: "\(run)/config.json"), encoding: .utf8))
+        #expect(config.training.steps == steps && config.training.budget?.isPlanned == true)
+    }
 }
 
 private let DiffusionRunKinds = ["ddpm", "sde", "flow"]

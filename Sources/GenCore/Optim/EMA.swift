@@ -4,7 +4,8 @@
 /// With warm-up the decay at update `n` is `min(decay, (1 + n) / (10 + n))`, so early averages
 /// follow the weights closely. Buffers (running statistics) are copied, not averaged.
 public final class ExponentialMovingAverage {
-    public let decay: Float
+    /// The decay (set once by a budgeted run's plan, before sampling counts).
+    public internal(set) var decay: Float
     public let warmup: Bool
     public private(set) var updates = 0
     /// The averaged parameters and buffers, by path.

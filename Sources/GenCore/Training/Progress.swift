@@ -3,7 +3,8 @@ import Foundation
 /// Reports training or sampling progress on standard error: a bar redrawn in place on a
 /// terminal (steps, loss, it/s, ETA), plain lines every `lineEvery` steps otherwise (as under CI).
 public final class ProgressReporter {
-    public let total: Int
+    /// The last step (a budgeted run sets it once its plan is made).
+    public var total: Int
     public let label: String
     public let isTerminal: Bool
     public let lineEvery: Int
@@ -32,11 +33,12 @@ public final class ProgressReporter {
         let rate = rate(at: step)
         var remaining = rate > 0 ? Double(total - step) / rate : 0
         if let deadline { remaining = min(remaining, max(0, deadline.timeIntervalSinceNow)) }
-        let text = "\(label) \(step)/\(total) \(fields.joined(separator: " ")) \(String(format: "%.2f", rate)) it/s ETA \(Self.clock(remaining))"
+        let of = total >= TrainingBudget.unplannedSteps ? " (timing the first steps)" : "/\(total)"
+        let text = "\(label) \(step)\(of) \(fields.joined(separator: " ")) \(String(format: "%.2f", rate)) it/s ETA \(Self.clock(remaining))"
         if isTerminal {
             guard step == total || Date().timeIntervalSince(lastDraw) > 0.1 else { return }
             lastDraw = Date()
-            let width = 24, filled = total > 0 ? width * step / total : width
+            let width = 24, filled = total > 0 ? Int(Double(width) * Double(step) / Double(total)) : width
             let bar = String(repeating: "=", count: filled) + (filled < width ? ">" : "") + String(repeating: " ", count: max(0, width - filled - 1))
             StandardError.write("\r\u{1B}[2K[\(bar)] \(text)")
             if step == total { StandardError.write("\n") }

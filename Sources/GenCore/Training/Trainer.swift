@@ -42,10 +42,14 @@ public final class Trainer {
     /// One optimizer per phase (one for a plain task).
     public let optimizers: [Optimizer]
     public var optimizer: Optimizer { optimizers[0] }
-    public let configuration: TrainerConfiguration
+    /// The training settings; a budgeted run's steps and EMA decay as planned.
+    public private(set) var configuration: TrainerConfiguration
     public let folder: URL
-    /// The run's configuration, stored in every checkpoint.
-    public let configJSON: String
+    /// The run's configuration, stored in every checkpoint (a budgeted run's as planned).
+    public private(set) var configJSON: String
+    /// The run's configuration with other training settings (a budgeted run's plan), for
+    /// `config.json` and the checkpoints; nil: the plan is not recorded there.
+    public var describeRun: ((TrainerConfiguration) throws -> String)?
     public private(set) var step = 0
     public private(set) var ema: ExponentialMovingAverage?
     /// Where messages go (stderr by default; rank 0's only).
@@ -224,15 +228,38 @@ public final class Trainer {
     private func loop(until deadline: Date?, metrics: AppendOnlyFile?) throws -> Outcome {
         let showsProgress = self.showsProgress && world.isWriter
         let progress = ProgressReporter(total: configuration.steps, startStep: step, label: "step", lineEvery: configuration.logEvery)
-        progress.deadline = deadline
         var windowStart = Date(), windowImages = 0
         var lastSamples = Date(), lastCheckpoint = Date()
         let start = Date()
+        // a budget not planned yet: its end is a deadline, and the first steps are timed
+        var deadline = deadline
+        var budgetEnd: Date?
+        if let budget = configuration.budget, !budget.isPlanned {
+            // a resumed run whose budget is spent gets a tenth of it
+            let end = start.addingTimeInterval(max(budget.minutes * 6, budget.minutes * 60 - elapsedBefore))
+            budgetEnd = end
+            deadline = min(deadline ?? end, end)
+        }
+        progress.deadline = deadline
+        var timing: (start: Date, step: Int)?
         task.model.train()
         var reachedDeadline = false
         while step < configuration.steps {
-            // every rank stops at the same step: at the deadline or a signal of any of them
-            let stops = try world.anyRank([deadline.map { Date() >= $0 } ?? false, Interruption.isRequested])
+            // every rank stops at the same step: at the deadline or a signal of any of them; and
+            // a budgeted run plans at the same step on every rank
+            var plans = false
+            if let budgetEnd, let timing, let budget = configuration.budget {
+                let seconds = Date().timeIntervalSince(timing.start)
+                plans = step - timing.step >= budget.probeSteps && seconds >= min(10, budgetEnd.timeIntervalSince(start) / 20)
+            }
+            let stops = try world.anyRank([deadline.map { Date() >= $0 } ?? false, Interruption.isRequested, plans])
+            if stops[2], let end = budgetEnd, let timing {
+                try plan(until: end, timedSteps: step - timing.step, timedSeconds: Date().timeIntervalSince(timing.start))
+                progress.total = configuration.steps
+                lastSamples = Date()
+                lastCheckpoint = Date()
+                budgetEnd = nil
+            }
             if stops[0] {
                 reachedDeadline = true
                 break
@@ -257,6 +284,8 @@ public final class Trainer {
             nonFiniteStreak = 0
             ema?.update(from: task.sampledModule)
             step += 1
+            // the plan's timing starts after this process's first step (which allocates)
+            if budgetEnd != nil && timing == nil { timing = (Date(), step) }
             windowImages += result.images
             let loss = Tensor(result.loss)
             // 5. report, sample, save
@@ -289,6 +318,47 @@ public final class Trainer {
         try save()
         try writeSamples()
         return reachedDeadline ? .reachedTimeLimit : .finished
+    }
+
+    /// A budgeted run's plan: from the timed steps, and a sample grid and a checkpoint written
+    /// and timed now, the steps that fit before `end` with the previews and checkpoints to come
+    /// and the final ones. Sets ``configuration``'s steps (where the cosine decay ends) and EMA
+    /// decay, records them in ``configJSON`` and `config.json`, and saves. Rank 0 plans; every
+    /// rank gets its numbers.
+    private func plan(until end: Date, timedSteps: Int, timedSeconds: Double) throws {
+        guard var budget = configuration.budget else { return }
+        var clock = Date()
+        try writeSamples()
+        let previewCost = Date().timeIntervalSince(clock)
+        clock = Date()
+        try save()
+        let saveCost = Date().timeIntervalSince(clock)
+        let perStep = timedSeconds / Double(max(1, timedSteps))
+        // previews and checkpoints by the clock take a share of the time; by steps, a share of each step
+        var share = 0.0, extra = 0.0
+        for (cost, every, seconds) in [(previewCost, configuration.sampleEvery, configuration.sampleSeconds),
+                                       (saveCost, configuration.checkpointEvery, configuration.checkpointSeconds)] {
+            if every > 0 { extra += cost / Double(every) } else if let seconds { share += cost / seconds }
+        }
+        let secondsPerStep = perStep * (1 + share) + extra
+        let available = end.timeIntervalSinceNow - previewCost - saveCost
+        var shared: [Float] = world.isWriter
+            ? [Float(TrainingBudget.plannedSteps(done: step, seconds: available, secondsPerStep: secondsPerStep)), Float(secondsPerStep)] : [0, 0]
+        try world.allreduceSum(&shared)
+        budget.secondsPerStep = (Double(shared[1]) * 1e4).rounded() / 1e4
+        configuration.budget = budget
+        configuration.steps = max(step + 1, Int(shared[0]))
+        if configuration.emaDecay != nil, let decay = budget.emaDecay(steps: configuration.steps) {
+            configuration.emaDecay = decay
+            ema?.decay = decay
+        }
+        if let describeRun {
+            configJSON = try describeRun(configuration)
+            if world.isWriter { try AtomicFile.write(Data(configJSON.utf8), to: folder.appendingPathComponent("config.json")) }
+        }
+        try save()
+        let ema = configuration.emaDecay.map { String(format: ", EMA decay %.4f", $0) } ?? ""
+        note("planned \(configuration.steps) steps to fill \(budget.minutesText) at \(String(format: "%.3f", budget.secondsPerStep ?? 0)) s a step (previews and checkpoints included): the learning rate decays to 0 at the last\(ema)")
     }
 
     /// Whether an interval of `steps` (when positive) or else of `seconds` since `last` has

@@ -35,6 +35,9 @@ public struct TrainerConfiguration: Codable, Sendable, Equatable {
     /// (nil: one): the ranks of a data-parallel run, one share each. A run with the same shards
     /// gives the same weights on any number of ranks.
     public var shards: Int?
+    /// A run planned for a wall-clock budget (nil: a run of ``steps``): ``steps`` is set from the
+    /// speed of the run's first steps so that the schedule ends at the deadline.
+    public var budget: TrainingBudget?
 
     /// ``shards``, 1 when not set.
     public var shardCount: Int { shards ?? 1 }
@@ -52,8 +55,10 @@ public struct TrainerConfiguration: Codable, Sendable, Equatable {
                 checkpointEvery: Int = TrainingDefaults.standard.checkpointEvery, logEvery: Int = TrainingDefaults.standard.logEvery,
                 seed: UInt64 = 0, maximumNonFiniteSteps: Int = 10,
                 sampleSeconds: Double? = TrainingDefaults.standard.sampleSeconds,
-                checkpointSeconds: Double? = TrainingDefaults.standard.checkpointSeconds, shards: Int? = nil) {
+                checkpointSeconds: Double? = TrainingDefaults.standard.checkpointSeconds, shards: Int? = nil,
+                budget: TrainingBudget? = nil) {
         self.steps = steps
+        self.budget = budget
         self.shards = shards.flatMap { $0 > 1 ? $0 : nil }
         self.batchSize = batchSize
         self.learningRate = learningRate
@@ -82,6 +87,13 @@ public struct TrainerConfiguration: Codable, Sendable, Equatable {
               (emaDecay ?? 0) >= 0, (emaDecay ?? 0) < 1 else {
             throw .settings("the learning rate must be positive, the gradient clip positive, the EMA decay in [0, 1)")
         }
+        if let budget {
+            guard budget.minutes > 0, budget.minutes <= 1e7, budget.probeSteps >= 1, budget.probeSteps <= 1 << 20,
+                  (budget.secondsPerStep ?? 1) > 0, (budget.secondsPerStep ?? 1).isFinite,
+                  (0.001...1).contains(budget.emaFraction ?? 0.1) else {
+                throw .settings("the time budget is impossible (\(budget.minutes) minutes, \(budget.probeSteps) probe steps)")
+            }
+        }
     }
 
     /// The learning-rate schedule these settings describe.
@@ -93,11 +105,66 @@ public struct TrainerConfiguration: Codable, Sendable, Equatable {
     }
 }
 
+/// A run planned for a wall-clock budget (`gen train --minutes M` without `--steps`).
+///
+/// The run starts with ``TrainerConfiguration/steps`` unknown: its first steps (at least
+/// ``probeSteps``, and at least ten seconds) run at the warm-up's rate, are timed, and then a
+/// checkpoint and a sample grid are written and timed as well. From these the run plans the
+/// steps that fit before its deadline with its previews and checkpoints, sets
+/// ``TrainerConfiguration/steps`` to that number (the learning rate's cosine decay ends there)
+/// and, unless an EMA decay was given, the EMA decay to average over the last
+/// ``emaFraction`` of them. The plan is written to `config.json` and every checkpoint, so a
+/// resumed run goes on exactly as planned.
+public struct TrainingBudget: Codable, Sendable, Equatable {
+    /// The wall-clock minutes the run is planned for.
+    public var minutes: Double
+    /// The fewest steps timed before the plan is made.
+    public var probeSteps: Int
+    /// The EMA's mean age as a fraction of the planned steps (its decay `1 − 1 / (fraction ·
+    /// steps)`); nil: the decay is the configuration's own.
+    public var emaFraction: Double?
+    /// What the plan measured: seconds per step, previews and checkpoints included (nil until
+    /// the plan is made).
+    public var secondsPerStep: Double?
+
+    /// Steps while the run has no plan yet: more than any run makes.
+    public static let unplannedSteps = 1 << 40
+
+    public init(minutes: Double, probeSteps: Int = 20, emaFraction: Double? = 0.1) {
+        self.minutes = minutes
+        self.probeSteps = probeSteps
+        self.emaFraction = emaFraction
+    }
+
+    /// The minutes in words: `10 minutes`, `1.5 minutes`.
+    public var minutesText: String {
+        minutes == minutes.rounded() && minutes < 1e7 ? "\(Int(minutes)) minute\(minutes == 1 ? "" : "s")" : "\(minutes) minutes"
+    }
+
+    /// Whether the run's steps are planned.
+    public var isPlanned: Bool { secondsPerStep != nil }
+
+    /// The EMA decay for a run of `steps`: mean age ``emaFraction`` of them, within [0.9, 0.9999].
+    public func emaDecay(steps: Int) -> Float? {
+        emaFraction.map { Float(min(0.9999, max(0.9, 1 - 1 / ($0 * Double(steps))))) }
+    }
+
+    /// The steps to plan: `done` plus as many as fit in `seconds` at `secondsPerStep` (at
+    /// least one).
+    public static func plannedSteps(done: Int, seconds: Double, secondsPerStep: Double) -> Int {
+        let more = seconds / secondsPerStep
+        return done + (more.isFinite ? max(1, min(Int(more), unplannedSteps / 2)) : 1)
+    }
+}
+
 /// The training settings a model family starts from where the caller gives none: one set,
 /// used alike by the command line and by ``TrainingRun``.
 public struct TrainingDefaults: Sendable, Equatable {
-    /// Optimizer updates when neither steps nor epochs are given.
+    /// Optimizer updates of ``configuration(steps:seed:)`` when none are given.
     public var steps = 2000
+    /// The wall-clock budget of a run given neither steps, epochs nor minutes
+    /// (``RunSettings``): ten minutes.
+    public var minutes = 10.0
     public var batchSize = 64
     /// Adam's peak learning rate.
     public var learningRate: Float = 2e-4

@@ -3,8 +3,13 @@ import Foundation
 /// What a caller chooses about a run; everything left nil is the family's
 /// ``ModelFamily/trainingDefaults``. These are `gen train`'s common options.
 public struct RunSettings: Sendable, Equatable {
-    /// Optimizer updates (default: as many as ``epochs``, or the family's default).
+    /// Optimizer updates (default: as many as ``epochs``, or as many as fit in ``minutes``).
     public var steps: Int?
+    /// The wall-clock budget of a run given neither ``steps`` nor ``epochs`` (default: the
+    /// family's ``TrainingDefaults/minutes``, ten): the run times its first steps and plans its
+    /// steps, learning-rate decay and EMA to end then (``TrainingBudget``). With steps or
+    /// epochs it plans nothing; pass a deadline to ``TrainingRun/train(until:)`` to stop early.
+    public var minutes: Double?
     /// Passes over the training images (an alternative to ``steps``).
     public var epochs: Int?
     public var batchSize: Int?
@@ -31,8 +36,9 @@ public struct RunSettings: Sendable, Equatable {
     public init(steps: Int? = nil, epochs: Int? = nil, batchSize: Int? = nil, learningRate: Float? = nil, warmupSteps: Int? = nil,
                 gradientClip: Float? = nil, emaDecay: Float? = nil, sampleEvery: Int? = nil, checkpointEvery: Int? = nil,
                 logEvery: Int? = nil, seed: UInt64 = 0, holdout: Double = 0, shards: Int? = nil,
-                conditioning: ConditioningSettings? = nil) {
+                conditioning: ConditioningSettings? = nil, minutes: Double? = nil) {
         self.conditioning = conditioning
+        self.minutes = minutes
         self.shards = shards
         self.steps = steps
         self.epochs = epochs
@@ -57,6 +63,7 @@ public struct RunSettings: Sendable, Equatable {
         guard holdout >= 0, holdout < 1 else { throw GenError.usage("--holdout must be in [0, 1)") }
         if let shards, !(1...4096).contains(shards) { throw GenError.usage("--shards must be in 1...4096") }
         if let learningRate, !(learningRate > 0 && learningRate.isFinite) { throw GenError.usage("--lr must be positive") }
+        if let minutes, !(minutes > 0 && minutes <= 1e7) { throw GenError.usage("--minutes must be positive") }
         if let emaDecay, !(emaDecay >= 0 && emaDecay < 1) { throw GenError.usage("--ema-decay must be in [0, 1)") }
         if let gradientClip, !(gradientClip >= 0 && gradientClip.isFinite) { throw GenError.usage("--grad-clip must not be negative") }
         try conditioning?.validate()
@@ -69,7 +76,10 @@ public struct RunSettings: Sendable, Equatable {
     func trainerConfiguration(defaults: TrainingDefaults, trainingImages: Int) throws -> TrainerConfiguration {
         let batchSize = self.batchSize ?? defaults.batchSize
         let batchesPerEpoch = max(1, trainingImages / batchSize)
-        var steps = self.steps ?? defaults.steps
+        // neither steps nor epochs: a run planned for its minutes
+        let budget = self.steps == nil && epochs == nil
+            ? TrainingBudget(minutes: minutes ?? defaults.minutes, emaFraction: emaDecay == nil && defaults.emaDecay != nil ? 0.1 : nil) : nil
+        var steps = self.steps ?? (budget != nil ? TrainingBudget.unplannedSteps : defaults.steps)
         if self.steps == nil, let epochs {
             let (product, overflow) = epochs.multipliedReportingOverflow(by: batchesPerEpoch)
             guard !overflow, product <= 1 << 40 else { throw GenError.usage("--epochs \(epochs) of \(batchesPerEpoch) batches is more steps than can be counted") }
@@ -80,12 +90,12 @@ public struct RunSettings: Sendable, Equatable {
         // intervals given in steps replace the defaults' intervals in time
         return TrainerConfiguration(
             steps: steps, batchSize: batchSize, learningRate: learningRate ?? defaults.learningRate,
-            warmupSteps: warmupSteps ?? defaults.warmupSteps, gradientClip: clip > 0 ? clip : nil, emaDecay: decay > 0 ? decay : nil,
+            warmupSteps: warmupSteps ?? defaults.warmupSteps, learningRateDecay: budget != nil ? .cosine : .constant, gradientClip: clip > 0 ? clip : nil, emaDecay: decay > 0 ? decay : nil,
             sampleEvery: sampleEvery ?? defaults.sampleEvery, checkpointEvery: checkpointEvery ?? defaults.checkpointEvery,
             logEvery: logEvery ?? defaults.logEvery, seed: seed,
             sampleSeconds: sampleEvery == nil ? defaults.sampleSeconds : nil,
             checkpointSeconds: checkpointEvery == nil ? defaults.checkpointSeconds : nil,
-            shards: shards ?? Distributed.world.size)
+            shards: shards ?? Distributed.world.size, budget: budget)
     }
 }
 
@@ -116,7 +126,13 @@ public protocol ActiveRun: AnyObject {
 /// ```
 public final class TrainingRun<Family: ModelFamily>: ActiveRun {
     public let folder: URL
-    public let configuration: RunConfiguration<Family.Configuration>
+    /// The run's configuration; a budgeted run's training settings as planned so far.
+    public var configuration: RunConfiguration<Family.Configuration> {
+        var configuration = initialConfiguration
+        configuration.training = trainer.configuration
+        return configuration
+    }
+    private let initialConfiguration: RunConfiguration<Family.Configuration>
     public let task: Family.Task
     public let trainer: Trainer
     /// The dataset, and which of its rows train and which are held out.
@@ -129,8 +145,8 @@ public final class TrainingRun<Family: ModelFamily>: ActiveRun {
     private let lock: RunLock?
 
     public var kind: String { Family.kind }
-    public var data: DataSource { configuration.data }
-    public var training: TrainerConfiguration { configuration.training }
+    public var data: DataSource { initialConfiguration.data }
+    public var training: TrainerConfiguration { trainer.configuration }
 
     /// - Parameter configuration: its data's pixel range is set here, from the task's.
     private init(folder: URL, configuration: RunConfiguration<Family.Configuration>, dataset: HDF5Dataset, isResumed: Bool,
@@ -160,11 +176,17 @@ public final class TrainingRun<Family: ModelFamily>: ActiveRun {
         task = Family.makeTask(configuration.model)
         var configuration = configuration
         configuration.data.pixelRange = task.pixelRange
-        self.configuration = configuration
+        initialConfiguration = configuration
         let loader = BatchLoader(dataset: dataset, rows: trainingRows, batchSize: training.batchSize, seed: training.seed,
                                  pixelRange: configuration.data.pixelRange)
         trainer = Trainer(task: task, loader: loader, optimizers: Family.optimizers(for: task, learningRate: training.learningRate),
                           configuration: training, folder: folder, configJSON: try configuration.json())
+        // a budgeted run's plan goes into config.json and every checkpoint
+        trainer.describeRun = { [configuration] training in
+            var planned = configuration
+            planned.training = training
+            return try planned.json()
+        }
     }
 
     /// A new run in `folder` on the images of `path` (its `dataset`, or the one image-like
@@ -257,6 +279,11 @@ public final class TrainingRun<Family: ModelFamily>: ActiveRun {
         if let steps {
             guard steps >= 1 else { throw GenError.usage("--steps must be at least 1") }
             configuration.training.steps = steps
+            // a new total replaces a plan not made yet
+            if configuration.training.budget?.isPlanned == false {
+                configuration.training.budget = nil
+                configuration.training.learningRateDecay = .constant
+            }
         }
         if let shards, !(1...4096).contains(shards) { throw GenError.usage("--shards must be in 1...4096") }
         let shardCount = shards ?? Distributed.world.size
