@@ -9,9 +9,12 @@ public struct DDPMConfiguration: ConditionalUNetConfiguration {
     /// T, the number of discrete diffusion steps.
     public var diffusionSteps: Int
     public var prediction: Prediction
+    /// Min-SNR-γ loss weighting (``minSNRWeights(_:prediction:gamma:)``); nil: the plain L_simple.
+    public var minSNRGamma: Float?
 
     public init(unet: UNetConfiguration = .small, schedule: NoiseSchedule.Kind = .linear, diffusionSteps: Int = 1000,
-                prediction: Prediction = .noise) {
+                prediction: Prediction = .noise, minSNRGamma: Float? = nil) {
+        self.minSNRGamma = minSNRGamma
         self.unet = unet
         self.schedule = schedule
         self.diffusionSteps = diffusionSteps
@@ -25,12 +28,18 @@ public struct DDPMConfiguration: ConditionalUNetConfiguration {
     public func validate() throws(ConfigurationError) {
         try unet.validate()
         try validateConditioning()
+        try validateMinSNR(minSNRGamma)
         guard diffusionSteps >= 1, diffusionSteps <= 100_000 else { throw .settings("--diffusion-steps must be from 1 to 100000") }
         // The linear schedule's last β is 0.02·1000/T: at T ≤ 20 it reaches 1 and ᾱ vanishes.
         guard schedule != .linear || diffusionSteps > 20 else {
             throw .settings("--diffusion-steps must be more than 20 with the linear schedule (its last β is 20/T); or use --schedule cosine")
         }
     }
+}
+
+/// Throws unless γ is positive and finite (or not given).
+func validateMinSNR(_ gamma: Float?) throws(ConfigurationError) {
+    if let gamma, !(gamma > 0 && gamma.isFinite) { throw .settings("--min-snr must be positive, got \(gamma)") }
 }
 
 /// A DDPM: a ``UNet`` trained with ``ddpmLoss(denoiser:diffusionSteps:data:generator:)`` and
@@ -64,6 +73,6 @@ public final class DDPM: SingleLossTask, DiffusionModel {
 
     public func loss(batch: Batch, generator: RandomGenerator) -> Tensor {
         ddpmLoss(denoiser: denoiser, diffusionSteps: configuration.diffusionSteps, data: batch.images, generator: generator,
-                 labels: trainingLabels(batch, generator: generator))
+                 labels: trainingLabels(batch, generator: generator), minSNRGamma: configuration.minSNRGamma)
     }
 }

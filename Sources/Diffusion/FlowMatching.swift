@@ -7,8 +7,12 @@ public struct FlowMatchingConfiguration: ConditionalUNetConfiguration {
     public var classDropout: Double?
     public var coupling: Coupling
     public var prediction: Prediction
+    /// How t is drawn in training (nil: uniform).
+    public var timeSampling: TimeSampling?
 
-    public init(unet: UNetConfiguration = .small, coupling: Coupling = .independent, prediction: Prediction = .velocity) {
+    public init(unet: UNetConfiguration = .small, coupling: Coupling = .independent, prediction: Prediction = .velocity,
+                timeSampling: TimeSampling? = nil) {
+        self.timeSampling = timeSampling == .uniform ? nil : timeSampling
         self.unet = unet
         self.coupling = coupling
         self.prediction = prediction
@@ -47,6 +51,6 @@ public final class FlowMatching: SingleLossTask, DiffusionModel {
 
     public func loss(batch: Batch, generator: RandomGenerator) -> Tensor {
         flowMatchingLoss(denoiser: denoiser, data: batch.images, coupling: configuration.coupling, generator: generator,
-                         labels: trainingLabels(batch, generator: generator))
+                         labels: trainingLabels(batch, generator: generator), timeSampling: configuration.timeSampling ?? .uniform)
     }
 }

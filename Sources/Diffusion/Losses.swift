@@ -1,3 +1,4 @@
+import Foundation
 import GenCore
 
 /// The DDPM training loss (Ho et al. 2020, Eq. 14, "L_simple"), for any prediction type: draw a
@@ -8,18 +9,47 @@ import GenCore
 ///   - data: clean images `[N, C, H, W]` in [−1, 1]
 ///   - generator: draws the steps and the noise
 ///   - labels: the images' classes for a class-conditional network (the null class for dropped ones)
-public func ddpmLoss(denoiser: Denoiser, diffusionSteps: Int, data: Tensor, generator: RandomGenerator, labels: [Int]? = nil) -> Tensor {
+///   - minSNRGamma: weights each image's error by min-SNR-γ (``minSNRWeights(_:prediction:gamma:)``); nil: equal weights
+public func ddpmLoss(denoiser: Denoiser, diffusionSteps: Int, data: Tensor, generator: RandomGenerator, labels: [Int]? = nil,
+                     minSNRGamma: Float? = nil) -> Tensor {
     let batch = data.shape[0]
     let times = (0..<batch).map { _ in Double(1 + generator.nextInt(below: diffusionSteps)) / Double(diffusionSteps) }
     let noise = Tensor.randomNormal(data.shape, using: generator)
-    return regressionLoss(denoiser: denoiser, data: data, noise: noise, times: times, labels: labels)
+    return regressionLoss(denoiser: denoiser, data: data, noise: noise, times: times, labels: labels, minSNRGamma: minSNRGamma)
+}
+
+/// Min-SNR-γ loss weights (Hang et al. 2023, "Efficient Diffusion Training via Min-SNR
+/// Weighting Strategy", Sec. 3.4): the data-space error at signal-to-noise ratio SNR = α²/σ²
+/// is weighted by min(SNR, γ), so that the nearly clean times, easy and plentiful, stop
+/// dominating the gradient. On each prediction's own error, which is the data-space error
+/// times a known factor, that is
+///   noise:    min(SNR, γ) / SNR
+///   data:     min(SNR, γ)
+///   velocity: min(SNR, γ) · σ² / det², det = α·a − σ·b (on a variance-preserving process
+///             min(SNR, γ) / (SNR + 1), the paper's)
+/// One weight per time, `[N, 1, …]` like the coefficients; γ = 5 in the paper.
+public func minSNRWeights(_ c: PathCoefficients, prediction: Prediction, gamma: Float) -> Tensor {
+    withoutGradients {
+        let snr = (c.alpha * c.alpha) / (c.sigma * c.sigma).clamped(1e-20)
+        let clipped = snr.clamped(-.infinity, gamma)
+        switch prediction {
+        case .noise: return clipped / snr.clamped(1e-20)
+        case .data: return clipped
+        case .velocity:
+            let det = c.alpha * c.velocityNoise - c.sigma * c.velocityData
+            return clipped * (c.sigma * c.sigma) / (det * det)
+        }
+    }
 }
 
 /// Denoising score matching with continuous time (Song et al. 2021, Eq. 7) and the paper's
 /// weighting λ(t) = σ(t)²: with `t ~ U(ε, 1)`, `xt = α·data + σ·ε` and the score
 /// `s = −ε̂/σ`, `λ·‖s + ε/σ‖² = ‖ε̂ − ε‖²`, so the loss is the mean squared error of the
 /// implied noise (averaged rather than summed over dimensions, a constant factor).
-public func denoisingScoreMatchingLoss(denoiser: Denoiser, data: Tensor, generator: RandomGenerator, labels: [Int]? = nil) -> Tensor {
+///
+/// With `minSNRGamma` each image's noise error is weighted by min(SNR, γ)/SNR instead (Hang et al. 2023).
+public func denoisingScoreMatchingLoss(denoiser: Denoiser, data: Tensor, generator: RandomGenerator, labels: [Int]? = nil,
+                                       minSNRGamma: Float? = nil) -> Tensor {
     let batch = data.shape[0]
     let epsilon = denoiser.process.minimumTime
     let times = (0..<batch).map { _ in epsilon + (1 - epsilon) * Double(generator.nextUniform()) }
@@ -27,16 +57,22 @@ public func denoisingScoreMatchingLoss(denoiser: Denoiser, data: Tensor, generat
     let xt = noisy(data, noise, times, denoiser.process)
     let output = denoiser.output(xt, times: times, labels: labels)
     let c = denoiser.process.coefficients(times, rank: data.rank)
-    return (Prediction.noise(from: output, denoiser.prediction, xt: xt, c) - noise).squared().mean()
+    let error = (Prediction.noise(from: output, denoiser.prediction, xt: xt, c) - noise).squared()
+    guard let minSNRGamma else { return error.mean() }
+    return (error * minSNRWeights(c, prediction: .noise, gamma: minSNRGamma)).mean()
 }
 
 /// The conditional flow matching loss (Lipman et al. 2023, Eq. 9; Tong et al. 2023 for the
 /// coupling): pair data with noise by `coupling`, draw `t ~ U(0, 1)`, form
 /// `xt = (1 − t)·data + t·noise` (the denoiser's process) and regress the network's output on
 /// the target of its prediction type (for velocity, `noise − data`).
-public func flowMatchingLoss(denoiser: Denoiser, data: Tensor, coupling: Coupling, generator: RandomGenerator, labels: [Int]? = nil) -> Tensor {
+///
+/// `timeSampling` draws t: uniform, or logit-normal (Esser et al. 2024), which spends the
+/// training on the middle of the path, where the velocity is hardest to predict.
+public func flowMatchingLoss(denoiser: Denoiser, data: Tensor, coupling: Coupling, generator: RandomGenerator, labels: [Int]? = nil,
+                             timeSampling: TimeSampling = .uniform) -> Tensor {
     let batch = data.shape[0]
-    let times = (0..<batch).map { _ in Double(generator.nextUniform()) }
+    let times = timeSampling.draw(batch, generator: generator)
     let noise = coupling.pair(data: data, noise: Tensor.randomNormal(data.shape, using: generator))
     return regressionLoss(denoiser: denoiser, data: data, noise: noise, times: times, labels: labels)
 }
@@ -47,12 +83,33 @@ func noisy(_ data: Tensor, _ noise: Tensor, _ times: [Double], _ process: any No
     return c.alpha * data + c.sigma * noise
 }
 
-/// The mean squared error between the network's output at `xt` and its target.
-func regressionLoss(denoiser: Denoiser, data: Tensor, noise: Tensor, times: [Double], labels: [Int]? = nil) -> Tensor {
+/// How flow matching draws its times.
+public enum TimeSampling: String, Codable, Sendable, CaseIterable {
+    /// t ~ U(0, 1).
+    case uniform
+    /// t = sigmoid(n), n ~ N(0, 1): Esser et al. 2024 ("Scaling Rectified Flow Transformers",
+    /// Sec. 3.1, logit-normal with m = 0, s = 1, their best in short and long runs).
+    case logitNormal = "logit-normal"
+
+    /// `count` times in (0, 1).
+    public func draw(_ count: Int, generator: RandomGenerator) -> [Double] {
+        switch self {
+        case .uniform: return (0..<count).map { _ in Double(generator.nextUniform()) }
+        case .logitNormal: return (0..<count).map { _ in 1 / (1 + Foundation.exp(-Double(generator.nextNormal()))) }
+        }
+    }
+}
+
+/// The mean squared error between the network's output at `xt` and its target, each image's
+/// weighted by min-SNR-γ when `minSNRGamma` is given.
+public func regressionLoss(denoiser: Denoiser, data: Tensor, noise: Tensor, times: [Double], labels: [Int]? = nil,
+                           minSNRGamma: Float? = nil) -> Tensor {
     let c = denoiser.process.coefficients(times, rank: data.rank)
     let xt = c.alpha * data + c.sigma * noise
     let target = Prediction.target(denoiser.prediction, data: data, noise: noise, c)
-    return (denoiser.output(xt, times: times, labels: labels) - target).squared().mean()
+    let error = (denoiser.output(xt, times: times, labels: labels) - target).squared()
+    guard let minSNRGamma else { return error.mean() }
+    return (error * minSNRWeights(c, prediction: denoiser.prediction, gamma: minSNRGamma)).mean()
 }
 
 /// The labels a class-conditional diffusion model trains on: each replaced by the null class

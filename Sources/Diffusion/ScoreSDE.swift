@@ -8,8 +8,13 @@ public struct ScoreSDEConfiguration: ConditionalUNetConfiguration {
     public var sde: SDEConfiguration
     /// What the network outputs; the loss is on the implied noise either way.
     public var prediction: Prediction
+    /// Min-SNR-γ loss weighting of the noise error (``minSNRWeights(_:prediction:gamma:)``);
+    /// nil: the paper's λ(t) = σ².
+    public var minSNRGamma: Float?
 
-    public init(unet: UNetConfiguration = .small, sde: SDEConfiguration = SDEConfiguration(.vp), prediction: Prediction = .noise) {
+    public init(unet: UNetConfiguration = .small, sde: SDEConfiguration = SDEConfiguration(.vp), prediction: Prediction = .noise,
+                minSNRGamma: Float? = nil) {
+        self.minSNRGamma = minSNRGamma
         self.unet = unet
         self.sde = sde
         self.prediction = prediction
@@ -20,6 +25,7 @@ public struct ScoreSDEConfiguration: ConditionalUNetConfiguration {
     public func validate() throws(ConfigurationError) {
         try unet.validate()
         try validateConditioning()
+        try validateMinSNR(minSNRGamma)
         let s = sde
         guard s.betaMin > 0, s.betaMax >= s.betaMin, s.sigmaMin > 0, s.sigmaMax > s.sigmaMin, s.betaMax.isFinite, s.sigmaMax.isFinite else {
             throw .settings("need 0 < --beta-min ≤ --beta-max and 0 < --sigma-min < --sigma-max")
@@ -46,6 +52,6 @@ public final class ScoreSDE: SingleLossTask, DiffusionModel {
 
     public func loss(batch: Batch, generator: RandomGenerator) -> Tensor {
         denoisingScoreMatchingLoss(denoiser: denoiser, data: batch.images, generator: generator,
-                                   labels: trainingLabels(batch, generator: generator))
+                                   labels: trainingLabels(batch, generator: generator), minSNRGamma: configuration.minSNRGamma)
     }
 }

@@ -41,10 +41,13 @@ public struct GANConfiguration: DirectlyConditionedConfiguration {
     /// and conditional batch norm (a learned gain and bias per class), and a projection critic (Miyato & Koyama 2018), its class
     /// embedding spectrally normalized like the rest. nil: unconditional.
     public var classes: Int?
-
+    /// The critic's learning rate over the generator's: two time-scale updates (Heusel et al.
+    /// 2017, TTUR; SAGAN uses 4). nil: one rate for both.
+    public var criticLearningRateScale: Float?
 
     public init(imageShape: [Int], latent: Int = 64, generatorWidth: Int = 64, criticWidth: Int = 64,
-                loss: GANLoss = .wasserstein, criticSteps: Int = 5, leakySlope: Float = 0.1) {
+                loss: GANLoss = .wasserstein, criticSteps: Int = 5, leakySlope: Float = 0.1, criticLearningRateScale: Float? = nil) {
+        self.criticLearningRateScale = criticLearningRateScale
         self.imageShape = imageShape
         self.latent = latent
         self.generatorWidth = generatorWidth
@@ -75,6 +78,7 @@ public struct GANConfiguration: DirectlyConditionedConfiguration {
             throw .settings("the latent size, the widths and the critic steps must be at least 1")
         }
         guard leakySlope.isFinite else { throw .settings("the critic's LeakyReLU slope must be finite") }
+        if let scale = criticLearningRateScale, !(scale > 0 && scale.isFinite) { throw .settings("--critic-lr-scale must be positive, got \(scale)") }
         try conditioning?.validate()
     }
 }
@@ -237,7 +241,8 @@ public final class WGAN: TrainingTask {
 
     public var phases: [TrainingPhase] {
         [
-            TrainingPhase(name: "critic", module: pair.critic, updatesPerStep: configuration.criticSteps, usesData: true) { [unowned self] batch, random in
+            TrainingPhase(name: "critic", module: pair.critic, updatesPerStep: configuration.criticSteps, usesData: true,
+                          learningRateScale: configuration.criticLearningRateScale ?? 1) { [unowned self] batch, random in
                 let (loss, wasserstein) = criticLoss(real: batch.images, classes: labels(batch), generator: random)
                 return (loss, ["wasserstein": Double(wasserstein)])
             },

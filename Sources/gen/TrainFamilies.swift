@@ -54,9 +54,13 @@ struct TrainDDPM: ParsableCommand {
     @Option(help: "What the network predicts: noise, data or velocity.")
     var prediction: Prediction = .noise
 
+    @Option(help: "Min-SNR-γ loss weighting (Hang et al. 2023; the paper's γ is 5); default: none.")
+    var minSnr: Float?
+
     func run() throws {
         try TrainingCommand.run(DDPMFamily.self, common) { data in
-            DDPMConfiguration(unet: try unet.configuration(for: data), schedule: schedule, diffusionSteps: diffusionSteps, prediction: prediction)
+            DDPMConfiguration(unet: try unet.configuration(for: data), schedule: schedule, diffusionSteps: diffusionSteps, prediction: prediction,
+                              minSNRGamma: minSnr)
         }
     }
 }
@@ -85,11 +89,14 @@ struct TrainSDE: ParsableCommand {
     @Option(help: "What the network predicts: noise, data or velocity.")
     var prediction: Prediction = .noise
 
+    @Option(help: "Min-SNR-γ weighting of the noise error (Hang et al. 2023; the paper's γ is 5); default: the paper's λ = σ².")
+    var minSnr: Float?
+
     func run() throws {
         try TrainingCommand.run(ScoreSDEFamily.self, common) { data in
             ScoreSDEConfiguration(unet: try unet.configuration(for: data),
                                   sde: SDEConfiguration(sde, betaMin: betaMin, betaMax: betaMax, sigmaMin: sigmaMin, sigmaMax: sigmaMax),
-                                  prediction: prediction)
+                                  prediction: prediction, minSNRGamma: minSnr)
         }
     }
 }
@@ -103,9 +110,12 @@ struct TrainFlow: ParsableCommand {
     @Option(help: "How data and noise are paired: independent, or ot (minibatch optimal transport).")
     var coupling: Coupling = .independent
 
+    @Option(help: "How training draws t: uniform, or logit-normal (Esser et al. 2024).")
+    var timeSampling: TimeSampling = .uniform
+
     func run() throws {
         try TrainingCommand.run(FlowMatchingFamily.self, common) { data in
-            FlowMatchingConfiguration(unet: try unet.configuration(for: data), coupling: coupling)
+            FlowMatchingConfiguration(unet: try unet.configuration(for: data), coupling: coupling, timeSampling: timeSampling)
         }
     }
 }
@@ -131,10 +141,13 @@ struct TrainWGAN: ParsableCommand {
     @Option(help: "Critic width (channels of its first convolution).")
     var criticWidth: Int = 64
 
+    @Option(help: "The critic's learning rate over the generator's (two time-scale updates, Heusel et al. 2017); default 1.")
+    var criticLrScale: Float?
+
     func run() throws {
         try TrainingCommand.run(WGANFamily.self, common) { data in
             GANConfiguration(imageShape: data.imageShape, latent: latent, generatorWidth: generatorWidth, criticWidth: criticWidth,
-                             loss: loss, criticSteps: criticSteps)
+                             loss: loss, criticSteps: criticSteps, criticLearningRateScale: criticLrScale)
         }
     }
 }
@@ -243,5 +256,6 @@ extension RealNVPConfiguration.Normalization: ExpressibleByArgument {}
 extension GANLoss: ExpressibleByArgument {}
 extension SDEConfiguration.Kind: ExpressibleByArgument {}
 extension Coupling: ExpressibleByArgument {}
+extension TimeSampling: ExpressibleByArgument {}
 extension NoiseSchedule.Kind: ExpressibleByArgument {}
 extension Prediction: ExpressibleByArgument {}

@@ -3,6 +3,7 @@ import GenCore
 import GenFamilies
 import Testing
 import VAE
+import GAN
 
 /// Runs planned for a wall-clock budget (`gen train --minutes M` without `--steps`).
 @Suite("Runs planned for a time budget", .serialized)
@@ -95,5 +96,32 @@ struct BudgetTests {
         #expect(!a.ema.isEmpty && a.model.count == b.model.count)
         for (path, tensor) in a.model { #expect(tensor.scalars == b.model[path]?.scalars, "\(path)") }
         for (path, tensor) in a.ema { #expect(tensor.scalars == b.ema[path]?.scalars, "ema \(path)") }
+    }
+}
+
+/// Two time-scale updates (Heusel et al. 2017): the critic's first Adam step, about lr in
+/// every weight, is `--critic-lr-scale` times longer; the generator's is not.
+@Suite("WGAN's two time scales", .serialized)
+struct TwoTimeScaleTests {
+    /// The lengths of the critic's and the generator's first updates from the same start.
+    static func firstSteps(scale: Float?) throws -> (critic: Double, generator: Double) {
+        let scratch = try ScratchFolder()
+        defer { scratch.remove() }
+        let run = try TrainingRun<WGANFamily>.create(in: scratch.folder("run"), data: fixtureData, settings: RunSettings(steps: 1, batchSize: 8, sampleEvery: 0),
+                                                     log: { _ in }) {
+            GANConfiguration(imageShape: $0.imageShape, latent: 4, generatorWidth: 8, criticWidth: 8, criticSteps: 1, criticLearningRateScale: scale)
+        }
+        run.trainer.showsProgress = false
+        func weights(_ module: Module) -> [Float] { module.namedParameters().flatMap { $0.1.scalars } }
+        let (critic, generator) = (weights(run.task.critic), weights(run.task.generator))
+        #expect(try run.train() == .finished)
+        func length(_ a: [Float], _ b: [Float]) -> Double { zip(a, b).map { Double($0 - $1) * Double($0 - $1) }.reduce(0, +).squareRoot() }
+        return (length(critic, weights(run.task.critic)), length(generator, weights(run.task.generator)))
+    }
+
+    @Test func criticLearningRateScale() throws {
+        let one = try Self.firstSteps(scale: nil), three = try Self.firstSteps(scale: 3)
+        #expect(abs(three.critic / one.critic - 3) < 0.03, "critic: \(three.critic / one.critic)")
+        #expect(abs(three.generator / one.generator - 1) < 0.1, "generator: \(three.generator / one.generator)")
     }
 }

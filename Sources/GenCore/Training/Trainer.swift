@@ -382,7 +382,7 @@ public final class Trainer {
     /// Returns nil (and changes no weights) when a loss or gradient is not finite.
     private func trainStep() throws -> StepResult? {
         let learningRate = configuration.schedule(step)
-        for optimizer in optimizers { optimizer.learningRate = learningRate }
+        for (phase, optimizer) in zip(phases, optimizers) { optimizer.learningRate = learningRate * phase.learningRateScale }
         task.willTrain(step: step)
         // A later update's failure must not leave the earlier ones applied (a critic updated
         // without its generator update, moved power-iteration vectors): keep what to go back to.

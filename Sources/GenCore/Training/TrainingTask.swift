@@ -100,10 +100,13 @@ public struct TrainingPhase {
     /// Whether each update draws a fresh batch of data (a GAN's critic does; its generator
     /// reuses the last batch only for its size).
     public let usesData: Bool
+    /// This phase's learning rate over the schedule's (two time-scale updates of a GAN).
+    public let learningRateScale: Float
     public let loss: (Batch, RandomGenerator) -> (loss: Tensor, metrics: [String: Double])
 
-    public init(name: String, module: Module, updatesPerStep: Int = 1, usesData: Bool = true,
+    public init(name: String, module: Module, updatesPerStep: Int = 1, usesData: Bool = true, learningRateScale: Float = 1,
                 loss: @escaping (Batch, RandomGenerator) -> (loss: Tensor, metrics: [String: Double])) {
+        self.learningRateScale = learningRateScale
         require(updatesPerStep >= 1, "TrainingPhase: \(name) needs at least one update per step")
         self.name = name
         self.module = module
