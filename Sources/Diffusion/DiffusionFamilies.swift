@@ -4,7 +4,7 @@ import GenCore
 public enum DDPMFamily: ModelFamily {
     public static let kind = "ddpm"
     public static let summary = "denoising diffusion (Ho et al. 2020): ε-, x- or v-prediction at discrete steps, linear or cosine schedule"
-    public static let trainingDefaults = TrainingDefaults.standard
+    public static let trainingDefaults = TrainingDefaults.diffusion
     public static let capabilities: FamilyCapabilities = [.drawsImages, .samplers, .inpainting]
     public static let metrics: [EvaluationMetric] = [.bpd, .fid, .kid, .pr]
     public static func makeTask(_ configuration: DDPMConfiguration) -> DDPM { DDPM(configuration) }
@@ -15,7 +15,7 @@ public enum DDPMFamily: ModelFamily {
 public enum ScoreSDEFamily: ModelFamily {
     public static let kind = "sde"
     public static let summary = "score-based models through the VP, sub-VP or VE SDE (Song et al. 2021), denoising score matching"
-    public static let trainingDefaults = TrainingDefaults.standard
+    public static let trainingDefaults = TrainingDefaults.diffusion
     public static let capabilities: FamilyCapabilities = [.drawsImages, .samplers, .inpainting]
     public static let metrics: [EvaluationMetric] = [.bpd, .fid, .kid, .pr]
     public static func makeTask(_ configuration: ScoreSDEConfiguration) -> ScoreSDE { ScoreSDE(configuration) }
@@ -26,7 +26,7 @@ public enum ScoreSDEFamily: ModelFamily {
 public enum FlowMatchingFamily: ModelFamily {
     public static let kind = "flow"
     public static let summary = "flow matching on the linear path (Lipman et al. 2023), independent or minibatch-OT coupling"
-    public static let trainingDefaults = TrainingDefaults.standard
+    public static let trainingDefaults = TrainingDefaults.diffusion
     public static let capabilities: FamilyCapabilities = [.drawsImages, .samplers, .inpainting]
     public static let metrics: [EvaluationMetric] = [.bpd, .fid, .kid, .pr]
     public static func makeTask(_ configuration: FlowMatchingConfiguration) -> FlowMatching { FlowMatching(configuration) }

@@ -39,10 +39,10 @@ public final class ScoreSDE: SingleLossTask, DiffusionModel {
     public let configuration: ScoreSDEConfiguration
     public let network: UNet
     public let denoiser: Denoiser
-    /// Euler–Maruyama on the reverse SDE, 100 steps. (Early in training the deterministic
+    /// Euler–Maruyama on the reverse SDE, 50 steps. (Early in training the deterministic
     /// probability-flow ODE leaves visible noise in some samples that the stochastic sampler
     /// corrects.)
-    public var previewSampler: any Sampler = EulerMaruyamaSampler(steps: 100)
+    public var previewSampler: any Sampler = EulerMaruyamaSampler(steps: 50)
 
     public init(_ configuration: ScoreSDEConfiguration) {
         self.configuration = configuration

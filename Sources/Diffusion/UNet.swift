@@ -43,7 +43,7 @@ public struct UNetConfiguration: Codable, Sendable, Equatable {
 
     /// A UNet for images of `imageShape` (`[C, H, W]`, square), with group norms of
     /// `min(8, baseChannels)` groups; throws when the images or the settings do not fit.
-    public init(imageShape: [Int], baseChannels: Int = 32, channelMultipliers: [Int] = [1, 2, 2], residualBlocksPerLevel: Int = 1,
+    public init(imageShape: [Int], baseChannels: Int = 16, channelMultipliers: [Int] = [1, 2, 2], residualBlocksPerLevel: Int = 1,
                 attentionResolutions: [Int] = [], dropout: Float = 0) throws(ConfigurationError) {
         try checkImageShape(imageShape)
         guard imageShape[1] == imageShape[2] else { throw .data("the UNet needs square images, got \(imageShape[1])×\(imageShape[2])") }

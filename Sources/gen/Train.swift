@@ -61,13 +61,13 @@ struct CommonTrainingOptions: ParsableArguments {
     @Option(help: "Passes over the data (an alternative to --steps).")
     var epochs: Int?
 
-    @Option(help: "Images per batch (default 64).")
+    @Option(help: "Images per batch (default 32 for ddpm, sde and flow, 64 for the others).")
     var batchSize: Int?
 
     @Option(help: "Fraction of the images held out from training (a seeded split); gen eval on the same file scores them.")
     var holdout: Double = 0
 
-    @Option(help: "Peak learning rate (Adam; default 2e-4, and 1e-3 for vae, realnvp and classifier).")
+    @Option(help: "Peak learning rate (Adam; default 1e-3, and 2e-4 for wgan).")
     var lr: Float?
 
     @Option(help: "Linear warm-up steps (default 100; 0 for wgan, vae and classifier).")
@@ -106,6 +106,9 @@ struct CommonTrainingOptions: ParsableArguments {
     @Option(help: "Without --steps or --epochs: the run's budget (default 10); it times its first steps and plans its steps, learning-rate decay and EMA to end then. With them: stop after this many minutes, saved as at the last step (resume goes on toward --steps).")
     var minutes: Double?
 
+    @Option(help: "Keep the run's state at these minutes of training in <run>/snapshots/minute-M (comma-separated; gen sample and gen eval take them as runs).")
+    var snapshotMinutes: String?
+
     @Flag(help: "Class-conditional: the model learns p(x | class) from the labels beside the images (gen sample --class K).")
     var conditional = false
 
@@ -128,7 +131,16 @@ struct CommonTrainingOptions: ParsableArguments {
         }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if let minutes, !(minutes > 0 && minutes.isFinite) { throw ValidationError("--minutes must be positive") }
+        if snapshotMinutes != nil && snapshotMarks == nil { throw ValidationError("--snapshot-minutes must be a comma-separated list of minutes, got '\(snapshotMinutes ?? "")'") }
         do { try settings.validate() } catch let error as GenError { throw ValidationError(error.message) }
+    }
+
+    /// `--snapshot-minutes` as numbers (nil when not given or not numbers; ``validate()`` refuses those).
+    var snapshotMarks: [Double]? {
+        snapshotMinutes.flatMap { text in
+            let values = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+            return values.isEmpty || values.contains(nil) ? nil : values.compactMap { $0 }
+        }
     }
 
     /// The run's settings as the library takes them.
@@ -137,7 +149,7 @@ struct CommonTrainingOptions: ParsableArguments {
                     emaDecay: emaDecay, sampleEvery: sampleEvery, checkpointEvery: checkpointEvery, logEvery: logEvery, seed: seed,
                     holdout: holdout, shards: shards,
                     conditioning: conditional ? ConditioningSettings(labels: labels, classes: classes, classDropout: classDropout) : nil,
-                    minutes: minutes)
+                    minutes: minutes, snapshotMinutes: snapshotMarks)
     }
 }
 

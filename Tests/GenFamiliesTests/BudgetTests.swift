@@ -99,6 +99,35 @@ struct BudgetTests {
     }
 }
 
+/// Snapshots keep a run's state at minutes of its training, each a run folder of its own.
+@Suite("Snapshots by the minute", .serialized)
+struct SnapshotTests {
+    @Test func snapshotsAreRunsOfTheirMinute() throws {
+        let scratch = try ScratchFolder()
+        defer { scratch.remove() }
+        let folder = scratch.folder("run")
+        let run = try TrainingRun<VAEFamily>.create(in: folder, data: fixtureData, settings: RunSettings(batchSize: 8, minutes: 0.1, snapshotMinutes: [0.05, 0.02]),
+                                                    log: { _ in }, model: BudgetTests.tinyVAE)
+        run.trainer.showsProgress = false
+        run.trainer.log = { _ in }
+        let start = Date()
+        _ = try run.train()
+        #expect(run.training.snapshotMinutes == [0.02, 0.05])
+        var steps: [Int] = []
+        for minute in [0.02, 0.05] {
+            let snapshot = run.trainer.snapshotFolder(minute: minute)
+            #expect(snapshot.lastPathComponent == "minute-\(minute)")
+            let checkpoint = try RunCheckpoint.read(snapshot.appendingPathComponent("checkpoint.safetensors"))
+            steps.append(checkpoint.trainer.step)
+            let loaded = try FamilyRegistry.builtIn.load(snapshot)
+            #expect(loaded.kind == "vae")
+        }
+        #expect(steps[0] > 0 && steps[0] < steps[1] && steps[1] < run.trainer.step, "\(steps) of \(run.trainer.step)")
+        #expect(Date().timeIntervalSince(start) >= 0.05 * 60)
+        #expect(throws: GenError.self) { try RunSettings(snapshotMinutes: [0]).validate() }
+    }
+}
+
 /// Two time-scale updates (Heusel et al. 2017): the critic's first Adam step, about lr in
 /// every weight, is `--critic-lr-scale` times longer; the generator's is not.
 @Suite("WGAN's two time scales", .serialized)

@@ -64,6 +64,11 @@ public final class Trainer {
 
     private let noise: RandomGenerator
     private var nonFiniteStreak = 0
+    /// Seconds the last sample grid took (0 before the first).
+    private var previewCost = 0.0
+    /// The largest share of the wall time that sample grids by the clock may take: the
+    /// interval between them grows to 40 times the time one takes.
+    static let previewShare = 0.025
     /// Seconds of training before this process took the run over (from the metrics log).
     private var elapsedBefore = 0.0
     /// The plotted metrics' values by step, for `loss.png`.
@@ -242,6 +247,8 @@ public final class Trainer {
         }
         progress.deadline = deadline
         var timing: (start: Date, step: Int)?
+        // snapshots not yet due at the run's elapsed time
+        var snapshots = (configuration.snapshotMinutes ?? []).filter { $0 * 60 > elapsedBefore }
         task.model.train()
         var reachedDeadline = false
         while step < configuration.steps {
@@ -307,11 +314,15 @@ public final class Trainer {
                 if progressKey != "loss", let value = result.metrics[progressKey] { fields.append("\(progressKey) \(String(format: "%.4f", value))") }
                 progress.update(step: step, fields: fields)
             }
-            if step < configuration.steps && due(configuration.sampleEvery, configuration.sampleSeconds, since: &lastSamples) {
+            if step < configuration.steps && due(configuration.sampleEvery, sampleInterval, since: &lastSamples) {
                 try writeSamples()
             }
             if step < configuration.steps && due(configuration.checkpointEvery, configuration.checkpointSeconds, since: &lastCheckpoint) {
                 try save()
+            }
+            if let minute = snapshots.first, elapsedBefore + Date().timeIntervalSince(start) >= minute * 60 {
+                snapshots.removeFirst()
+                try writeSnapshot(minute: minute)
             }
         }
         if showsProgress && reachedDeadline { progress.finishLine() }
@@ -327,16 +338,14 @@ public final class Trainer {
     /// rank gets its numbers.
     private func plan(until end: Date, timedSteps: Int, timedSeconds: Double) throws {
         guard var budget = configuration.budget else { return }
-        var clock = Date()
-        try writeSamples()
-        let previewCost = Date().timeIntervalSince(clock)
-        clock = Date()
+        try writeSamples()  // sets previewCost
+        let clock = Date()
         try save()
         let saveCost = Date().timeIntervalSince(clock)
         let perStep = timedSeconds / Double(max(1, timedSteps))
         // previews and checkpoints by the clock take a share of the time; by steps, a share of each step
         var share = 0.0, extra = 0.0
-        for (cost, every, seconds) in [(previewCost, configuration.sampleEvery, configuration.sampleSeconds),
+        for (cost, every, seconds) in [(previewCost, configuration.sampleEvery, sampleInterval),
                                        (saveCost, configuration.checkpointEvery, configuration.checkpointSeconds)] {
             if every > 0 { extra += cost / Double(every) } else if let seconds { share += cost / seconds }
         }
@@ -359,6 +368,30 @@ public final class Trainer {
         try save()
         let ema = configuration.emaDecay.map { String(format: ", EMA decay %.4f", $0) } ?? ""
         note("planned \(configuration.steps) steps to fill \(budget.minutesText) at \(String(format: "%.3f", budget.secondsPerStep ?? 0)) s a step (previews and checkpoints included): the learning rate decays to 0 at the last\(ema)")
+    }
+
+    /// The folder of the snapshot at `minute` minutes: `snapshots/minute-5`, `snapshots/minute-0.5`.
+    public func snapshotFolder(minute: Double) -> URL {
+        let name = minute == minute.rounded() ? "\(Int(minute))" : "\(minute)"
+        return folder.appendingPathComponent("snapshots").appendingPathComponent("minute-\(name)")
+    }
+
+    /// Keeps the run's state as it is now in ``snapshotFolder(minute:)`` (rank 0).
+    private func writeSnapshot(minute: Double) throws {
+        guard world.isWriter else { return }
+        let target = snapshotFolder(minute: minute)
+        do { try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true) } catch {
+            throw AtomicFileError(path: target.path, reason: (error as NSError).localizedDescription)
+        }
+        try checkpoint().write(to: target.appendingPathComponent("checkpoint.safetensors"))
+        try AtomicFile.write(Data(configJSON.utf8), to: target.appendingPathComponent("config.json"))
+        note("snapshot at \(minute) minutes (step \(step)): \(target.path)")
+    }
+
+    /// Seconds between sample grids by the clock: ``TrainerConfiguration/sampleSeconds``, or
+    /// longer when grids take more than ``previewShare`` of the time (nil: only at the end).
+    private var sampleInterval: Double? {
+        configuration.sampleSeconds.map { $0 > 0 ? max($0, previewCost / Self.previewShare) : 0 }
     }
 
     /// Whether an interval of `steps` (when positive) or else of `seconds` since `last` has
@@ -534,6 +567,8 @@ public final class Trainer {
     /// (nothing for a task that draws no images).
     public func writeSamples() throws {
         guard task.drawsSamples, world.isWriter else { return }
+        let start = Date()
+        defer { previewCost = Date().timeIntervalSince(start) }
         let images = try withSamplingWeights {
             task.samples(count: configuration.sampleCount, generator: RandomGenerator(seed: configuration.seed, stream: .sampling))
         }

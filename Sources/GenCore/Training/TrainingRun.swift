@@ -10,6 +10,9 @@ public struct RunSettings: Sendable, Equatable {
     /// steps, learning-rate decay and EMA to end then (``TrainingBudget``). With steps or
     /// epochs it plans nothing; pass a deadline to ``TrainingRun/train(until:)`` to stop early.
     public var minutes: Double?
+    /// Minutes of training at which to keep the run's state in `snapshots/minute-M/`
+    /// (``TrainerConfiguration/snapshotMinutes``).
+    public var snapshotMinutes: [Double]?
     /// Passes over the training images (an alternative to ``steps``).
     public var epochs: Int?
     public var batchSize: Int?
@@ -36,8 +39,9 @@ public struct RunSettings: Sendable, Equatable {
     public init(steps: Int? = nil, epochs: Int? = nil, batchSize: Int? = nil, learningRate: Float? = nil, warmupSteps: Int? = nil,
                 gradientClip: Float? = nil, emaDecay: Float? = nil, sampleEvery: Int? = nil, checkpointEvery: Int? = nil,
                 logEvery: Int? = nil, seed: UInt64 = 0, holdout: Double = 0, shards: Int? = nil,
-                conditioning: ConditioningSettings? = nil, minutes: Double? = nil) {
+                conditioning: ConditioningSettings? = nil, minutes: Double? = nil, snapshotMinutes: [Double]? = nil) {
         self.conditioning = conditioning
+        self.snapshotMinutes = snapshotMinutes
         self.minutes = minutes
         self.shards = shards
         self.steps = steps
@@ -64,6 +68,9 @@ public struct RunSettings: Sendable, Equatable {
         if let shards, !(1...4096).contains(shards) { throw GenError.usage("--shards must be in 1...4096") }
         if let learningRate, !(learningRate > 0 && learningRate.isFinite) { throw GenError.usage("--lr must be positive") }
         if let minutes, !(minutes > 0 && minutes <= 1e7) { throw GenError.usage("--minutes must be positive") }
+        if let marks = snapshotMinutes, !marks.allSatisfy({ $0 > 0 && $0 <= 1e7 }) || marks.count > 1000 {
+            throw GenError.usage("--snapshot-minutes must be positive minutes")
+        }
         if let emaDecay, !(emaDecay >= 0 && emaDecay < 1) { throw GenError.usage("--ema-decay must be in [0, 1)") }
         if let gradientClip, !(gradientClip >= 0 && gradientClip.isFinite) { throw GenError.usage("--grad-clip must not be negative") }
         try conditioning?.validate()
@@ -95,7 +102,7 @@ public struct RunSettings: Sendable, Equatable {
             logEvery: logEvery ?? defaults.logEvery, seed: seed,
             sampleSeconds: sampleEvery == nil ? defaults.sampleSeconds : nil,
             checkpointSeconds: checkpointEvery == nil ? defaults.checkpointSeconds : nil,
-            shards: shards ?? Distributed.world.size, budget: budget)
+            shards: shards ?? Distributed.world.size, budget: budget, snapshotMinutes: snapshotMinutes.map { Array(Set($0)).sorted() })
     }
 }
 
