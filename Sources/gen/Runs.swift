@@ -14,7 +14,10 @@ struct Runs: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "Run folders to compare: their loss curves on shared axes above their latest sample grids.")
     var compare: [String] = []
 
-    @Option(help: "The comparison's PNG file.")
+    @Option(help: "A results.jsonl of scripts/results.sh: plot FID against minutes, a line per family and the floor, into --out.")
+    var plot: String?
+
+    @Option(help: "The comparison's or the plot's PNG file.")
     var out: String = "compare.png"
 
     @Flag(help: "Replace --out if it exists.")
@@ -23,6 +26,13 @@ struct Runs: ParsableCommand {
     func run() throws {
         try reportingFailures {
             let registry = FamilyRegistry.builtIn
+            if let plot {
+                guard let text = try? String(contentsOfFile: plot, encoding: .utf8) else { throw GenError.missingInput("\(plot): cannot be read") }
+                let points = try QualityCurves.points(jsonLines: text, file: plot)
+                try OutputFile.check(out, overwrite: force)
+                try PNG.write(QualityCurves.image(points), to: URL(fileURLWithPath: out))
+                return print("wrote \(out): FID against minutes of \(Set(points.map(\.family)).subtracting(["floor"]).count) families")
+            }
             guard compare.isEmpty else {
                 let runs = try compare.map { try RunSummary.read(URL(fileURLWithPath: $0), registry: registry) }
                 try OutputFile.check(out, overwrite: force)
