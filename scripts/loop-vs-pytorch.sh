@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The training loop's own throughput against the PyTorch twin's: `gen train ddpm` with its
-# defaults (previews, checkpoints, EMA and all) and scripts/twin_loop.py (the twin's UNet with
-# Adam, clipping and an EMA on the same data) each train for the same wall-clock minutes, one
-# after the other; prints both step counts and their ratio as one JSON line.
+# The training loop's own throughput against the PyTorch twin's: `gen train ddpm` on the twin's
+# model (the benchmark's 32-channel UNet, batches of 64, lr 2e-4) with the default previews,
+# checkpoints and EMA, and scripts/twin_loop.py (the twin's UNet with Adam, clipping and an EMA
+# on the same data) each train for the same wall-clock minutes, one after the other; prints both
+# step counts and their ratio as one JSON line.
 #
 #   scripts/loop-vs-pytorch.sh [--minutes 10] [--threads 2] [--python ~/venv-torch/bin/python]
 #
@@ -23,7 +24,8 @@ swift build -c release --product gen >&2
 [ -f datasets/mnist.h5 ] || datasets/make.sh mnist >&2
 out=$(mktemp -d)
 run=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE)
-"${run[@]}" .build/release/gen train ddpm --data datasets/mnist.h5 --minutes "$minutes" --threads "$threads" --out "$out/gen" > "$out/gen.txt"
+"${run[@]}" .build/release/gen train ddpm --data datasets/mnist.h5 --steps 100000000 --minutes "$minutes" --threads "$threads" \
+    --channels 32 --batch-size 64 --lr 2e-4 --out "$out/gen" > "$out/gen.txt"
 # "finished N steps in M:SS; …" or "stopped at … after N of M steps"
 gen_steps=$(sed -n 's/^finished \([0-9]*\) steps.*/\1/p; s/.* after \([0-9]*\)\( of [0-9]*\)\{0,1\} steps.*/\1/p' "$out/gen.txt")
 twin=$("${run[@]}" "$python" scripts/twin_loop.py --data datasets/mnist.h5 --minutes "$minutes" --threads "$threads")

@@ -70,13 +70,13 @@ struct CommonTrainingOptions: ParsableArguments {
     @Option(help: "Peak learning rate (Adam; default 1e-3, and 2e-4 for wgan).")
     var lr: Float?
 
-    @Option(help: "Linear warm-up steps (default 100; 0 for wgan, vae and classifier).")
+    @Option(help: "Linear warm-up steps (default 100; 0 for wgan, vae and classifier); a run without --steps then decays the rate to 0 by a cosine at its planned end.")
     var warmup: Int?
 
     @Option(help: "Largest gradient norm (0: no clipping; default 1, 100 for realnvp, 0 for wgan as in SNGAN, vae and classifier).")
     var gradClip: Float?
 
-    @Option(help: "EMA decay of the sampling weights (0: no EMA; default 0.999).")
+    @Option(help: "EMA decay of the sampling weights (0: no EMA; default: a run planned for its --minutes averages over its last tenth of steps, others 0.999).")
     var emaDecay: Float?
 
     @Option(help: "Seed of initialization, data order and noise.")

@@ -227,6 +227,21 @@ struct DataParallelTests {
         }
     }
 
+    /// A budgeted run on two ranks: they plan the same steps (rank 0's plan, sent to both) and
+    /// end together at them, with the plan in the checkpoint.
+    @Test func ranksPlanABudgetTogether() throws {
+        let scratch = try Scratch()
+        let run = scratch.path("run")
+        var arguments = dataParallelTraining("vae", run, steps: 1, extra: ["--minutes", "0.15", "--log-every", "100000"])
+        let at = try #require(arguments.firstIndex(of: "--steps"))
+        arguments.removeSubrange(at...at + 1)
+        let status = try mpirunGen(2, arguments).wait(upTo: 120)
+        #expect(status == 0, "mpirun ended with \(String(describing: status))")
+        let saved = try RunCheckpoint.read(URL(fileURLWithPath: "\(run)/checkpoint.safetensors"))
+        let training = try RunKind.decode(saved.configJSON).training
+        #expect(training.budget?.isPlanned == true && saved.trainer.step > 20 && saved.trainer.step <= training.steps, "\(saved.trainer.step) of \(training.steps)")
+    }
+
     /// A run whose data file now holds images of another shape is refused on resume, on one
     /// rank or two, with the run's data unread and its checkpoint unchanged.
     @Test func resumeRefusesDataOfAnotherShape() throws {

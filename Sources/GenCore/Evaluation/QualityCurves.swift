@@ -12,6 +12,13 @@ public enum QualityCurves {
         /// nil for the floor.
         public var minutes: Double?
         public var fid: Double
+
+        public init(family: String, dataset: String, minutes: Double?, fid: Double) {
+            self.family = family
+            self.dataset = dataset
+            self.minutes = minutes
+            self.fid = fid
+        }
     }
 
     /// The points of `text`'s JSON lines that have a family, a dataset and an FID; lines

@@ -372,8 +372,12 @@ public final class Trainer {
 
     /// The folder of the snapshot at `minute` minutes: `snapshots/minute-5`, `snapshots/minute-0.5`.
     public func snapshotFolder(minute: Double) -> URL {
-        let name = minute == minute.rounded() ? "\(Int(minute))" : "\(minute)"
-        return folder.appendingPathComponent("snapshots").appendingPathComponent("minute-\(name)")
+        folder.appendingPathComponent("snapshots").appendingPathComponent("minute-\(Self.number(minute))")
+    }
+
+    /// `5` for 5.0, `0.5` for 0.5.
+    static func number(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? "\(Int(value))" : "\(value)"
     }
 
     /// Keeps the run's state as it is now in ``snapshotFolder(minute:)`` (rank 0).
@@ -385,7 +389,7 @@ public final class Trainer {
         }
         try checkpoint().write(to: target.appendingPathComponent("checkpoint.safetensors"))
         try AtomicFile.write(Data(configJSON.utf8), to: target.appendingPathComponent("config.json"))
-        note("snapshot at \(minute) minutes (step \(step)): \(target.path)")
+        note("snapshot at \(Self.number(minute)) minutes (step \(step)): \(target.path)")
     }
 
     /// Seconds between sample grids by the clock: ``TrainerConfiguration/sampleSeconds``, or

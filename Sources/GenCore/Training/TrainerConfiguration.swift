@@ -122,7 +122,8 @@ public struct TrainerConfiguration: Codable, Sendable, Equatable {
 /// ``TrainerConfiguration/steps`` to that number (the learning rate's cosine decay ends there)
 /// and, unless an EMA decay was given, the EMA decay to average over the last
 /// ``emaFraction`` of them. The plan is written to `config.json` and every checkpoint, so a
-/// resumed run goes on exactly as planned.
+/// resumed run goes on exactly as planned. The deadline still stops a run whose machine slowed
+/// down after the plan (saved; resume goes on to the planned steps).
 public struct TrainingBudget: Codable, Sendable, Equatable {
     /// The wall-clock minutes the run is planned for.
     public var minutes: Double

@@ -97,7 +97,8 @@ public struct RunSettings: Sendable, Equatable {
         // intervals given in steps replace the defaults' intervals in time
         return TrainerConfiguration(
             steps: steps, batchSize: batchSize, learningRate: learningRate ?? defaults.learningRate,
-            warmupSteps: warmupSteps ?? defaults.warmupSteps, learningRateDecay: budget != nil ? .cosine : .constant, gradientClip: clip > 0 ? clip : nil, emaDecay: decay > 0 ? decay : nil,
+            warmupSteps: warmupSteps ?? defaults.warmupSteps, learningRateDecay: budget != nil ? .cosine : .constant,
+            gradientClip: clip > 0 ? clip : nil, emaDecay: decay > 0 ? decay : nil,
             sampleEvery: sampleEvery ?? defaults.sampleEvery, checkpointEvery: checkpointEvery ?? defaults.checkpointEvery,
             logEvery: logEvery ?? defaults.logEvery, seed: seed,
             sampleSeconds: sampleEvery == nil ? defaults.sampleSeconds : nil,
