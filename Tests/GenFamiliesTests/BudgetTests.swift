@@ -39,7 +39,8 @@ struct BudgetTests {
         defer { scratch.remove() }
         let folder = scratch.folder("run")
         let budget = 0.15  // minutes
-        let run = try TrainingRun<VAEFamily>.create(in: folder, data: fixtureData, settings: RunSettings(batchSize: 8, minutes: budget),
+        // a warm-up longer than any plan: the plan cuts it
+        let run = try TrainingRun<VAEFamily>.create(in: folder, data: fixtureData, settings: RunSettings(batchSize: 8, warmupSteps: 1_000_000, minutes: budget),
                                                     log: { _ in }, model: Self.tinyVAE)
         run.trainer.showsProgress = false
         var notes: [String] = []
@@ -60,6 +61,10 @@ struct BudgetTests {
         let records = try String(contentsOf: run.trainer.metricsURL, encoding: .utf8).split(separator: "\n")
         let last = try #require(try JSONSerialization.jsonObject(with: Data(records.last!.utf8)) as? [String: Any])
         if outcome == .finished { #expect(try #require(last["lr"] as? Double) < 1e-3 * 1e-4) }
+        // and the plan's schedule decays to 0 at its last step, past a warm-up cut to fit it
+        #expect(training.schedule(training.steps) <= 1e-9 && training.schedule(training.steps / 2) >= 0.3 * training.learningRate,
+                 "\(training.schedule(training.steps / 2)) half-way")
+        #expect(training.warmupSteps <= max(run.trainer.step, training.steps / 5), "warm-up \(training.warmupSteps) of \(training.steps)")
         // the plan is what config.json and the checkpoint say
         let saved = try RunConfiguration<VAEConfiguration>.decode(String(contentsOf: folder.appendingPathComponent("config.json"), encoding: .utf8))
         #expect(saved.training == training)

@@ -25,7 +25,7 @@ public enum QualityCurves {
     /// without them are skipped, and a line that is not JSON is an error naming its number.
     public static func points(jsonLines text: String, file: String) throws -> [Point] {
         var points: [Point] = []
-        for (index, line) in text.split(separator: "\n").enumerated() where !line.trimmingCharacters(in: .whitespaces).isEmpty {
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.trimmingCharacters(in: .whitespaces).isEmpty {
             guard let record = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
                 throw GenError.badData("\(file): line \(index + 1) is not a JSON object")
             }

@@ -298,6 +298,7 @@ public final class Trainer {
             // 5. report, sample, save
             if step % configuration.logEvery == 0 || step == configuration.steps {
                 let seconds = Date().timeIntervalSince(windowStart)
+                // "lr": the first phase's rate (a WGAN's critic's, scaled by its learningRateScale)
                 var record: [String: Any] = ["step": step, "loss": Double(loss.item), "lr": Double(optimizer.learningRate),
                                              "grad_norm": Double(result.gradientNorm), "images_per_s": Double(windowImages) / max(seconds, 1e-9),
                                              "elapsed": ((elapsedBefore + Date().timeIntervalSince(start)) * 10).rounded() / 10]
@@ -354,9 +355,11 @@ public final class Trainer {
         var shared: [Float] = world.isWriter
             ? [Float(TrainingBudget.plannedSteps(done: step, seconds: available, secondsPerStep: secondsPerStep)), Float(secondsPerStep)] : [0, 0]
         try world.allreduceSum(&shared)
-        budget.secondsPerStep = (Double(shared[1]) * 1e4).rounded() / 1e4
+        budget.secondsPerStep = max(1e-9, Double(String(format: "%.4g", Double(shared[1]))) ?? Double(shared[1]))
         configuration.budget = budget
         configuration.steps = max(step + 1, Int(shared[0]))
+        // a warm-up longer than a fifth of the plan ends now, so that the rate still decays to 0
+        configuration.warmupSteps = min(configuration.warmupSteps, max(step, configuration.steps / 5))
         if configuration.emaDecay != nil, let decay = budget.emaDecay(steps: configuration.steps) {
             configuration.emaDecay = decay
             ema?.decay = decay

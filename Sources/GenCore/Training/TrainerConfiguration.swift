@@ -48,8 +48,8 @@ public struct TrainerConfiguration: Codable, Sendable, Equatable {
 
     public enum Decay: String, Codable, Sendable, CaseIterable { case constant, cosine }
 
-    /// Settings not given are ``TrainingDefaults/standard``'s, the command line's; a family's
-    /// own defaults are ``TrainingDefaults/configuration(steps:seed:)`` of its
+    /// Settings not given are ``TrainingDefaults/standard``'s; a family's own defaults, the
+    /// ones the command line and ``TrainingRun`` use, are ``TrainingDefaults/configuration(steps:seed:)`` of its
     /// ``ModelFamily/trainingDefaults``.
     public init(steps: Int, batchSize: Int = TrainingDefaults.standard.batchSize,
                 learningRate: Float = TrainingDefaults.standard.learningRate,
@@ -116,12 +116,14 @@ public struct TrainerConfiguration: Codable, Sendable, Equatable {
 /// A run planned for a wall-clock budget (`gen train --minutes M` without `--steps`).
 ///
 /// The run starts with ``TrainerConfiguration/steps`` unknown: its first steps (at least
-/// ``probeSteps``, and at least ten seconds) run at the warm-up's rate, are timed, and then a
+/// ``probeSteps``, and ten seconds or a twentieth of the budget, whichever is less) run at the
+/// warm-up's rate, are timed, and then a
 /// checkpoint and a sample grid are written and timed as well. From these the run plans the
 /// steps that fit before its deadline with its previews and checkpoints, sets
 /// ``TrainerConfiguration/steps`` to that number (the learning rate's cosine decay ends there)
 /// and, unless an EMA decay was given, the EMA decay to average over the last
-/// ``emaFraction`` of them. The plan is written to `config.json` and every checkpoint, so a
+/// ``emaFraction`` of them; a warm-up longer than a fifth of the planned steps is cut to end
+/// at the plan, so the rate always decays to 0. The plan is written to `config.json` and every checkpoint, so a
 /// resumed run goes on exactly as planned. The deadline still stops a run whose machine slowed
 /// down after the plan (saved; resume goes on to the planned steps).
 public struct TrainingBudget: Codable, Sendable, Equatable {
@@ -162,7 +164,7 @@ public struct TrainingBudget: Codable, Sendable, Equatable {
     /// least one).
     public static func plannedSteps(done: Int, seconds: Double, secondsPerStep: Double) -> Int {
         let more = seconds / secondsPerStep
-        return done + (more.isFinite ? max(1, min(Int(more), unplannedSteps / 2)) : 1)
+        return done + (more.isFinite ? Int(max(1, min(more, Double(unplannedSteps / 2)))) : 1)
     }
 }
 

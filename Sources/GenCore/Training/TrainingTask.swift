@@ -106,8 +106,9 @@ public struct TrainingPhase {
 
     public init(name: String, module: Module, updatesPerStep: Int = 1, usesData: Bool = true, learningRateScale: Float = 1,
                 loss: @escaping (Batch, RandomGenerator) -> (loss: Tensor, metrics: [String: Double])) {
-        self.learningRateScale = learningRateScale
         require(updatesPerStep >= 1, "TrainingPhase: \(name) needs at least one update per step")
+        require(learningRateScale > 0 && learningRateScale.isFinite, "TrainingPhase: \(name) needs a positive, finite learning-rate scale")
+        self.learningRateScale = learningRateScale
         self.name = name
         self.module = module
         self.updatesPerStep = updatesPerStep
