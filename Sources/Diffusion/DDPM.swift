@@ -11,10 +11,13 @@ public struct DDPMConfiguration: ConditionalUNetConfiguration {
     public var prediction: Prediction
     /// Min-SNR-γ loss weighting (``minSNRWeights(_:prediction:gamma:)``); nil: the plain L_simple.
     public var minSNRGamma: Float?
+    /// EDM's noise levels and loss weighting (``EDMTraining``); nil: uniform steps.
+    public var edm: EDMTraining?
 
     public init(unet: UNetConfiguration = .small, schedule: NoiseSchedule.Kind = .linear, diffusionSteps: Int = 1000,
-                prediction: Prediction = .noise, minSNRGamma: Float? = nil) {
+                prediction: Prediction = .noise, minSNRGamma: Float? = nil, edm: EDMTraining? = nil) {
         self.minSNRGamma = minSNRGamma
+        self.edm = edm
         self.unet = unet
         self.schedule = schedule
         self.diffusionSteps = diffusionSteps
@@ -28,7 +31,7 @@ public struct DDPMConfiguration: ConditionalUNetConfiguration {
     public func validate() throws(ConfigurationError) {
         try unet.validate()
         try validateConditioning()
-        try validateMinSNR(minSNRGamma)
+        try validateWeighting(minSNRGamma: minSNRGamma, edm: edm)
         guard diffusionSteps >= 1, diffusionSteps <= 100_000 else { throw .settings("--diffusion-steps must be from 1 to 100000") }
         // The linear schedule's last β is 0.02·1000/T: at T ≤ 20 it reaches 1 and ᾱ vanishes.
         guard schedule != .linear || diffusionSteps > 20 else {
@@ -37,9 +40,12 @@ public struct DDPMConfiguration: ConditionalUNetConfiguration {
     }
 }
 
-/// Throws unless γ is positive and finite (or not given).
-func validateMinSNR(_ gamma: Float?) throws(ConfigurationError) {
+/// Throws unless γ is positive and finite (or not given), EDM's numbers sound, and at most one
+/// of the two weightings asked for.
+func validateWeighting(minSNRGamma gamma: Float?, edm: EDMTraining?) throws(ConfigurationError) {
     if let gamma, !(gamma > 0 && gamma.isFinite) { throw .settings("--min-snr must be positive, got \(gamma)") }
+    try edm?.validate()
+    if gamma != nil && edm != nil { throw .settings("--min-snr and --edm are two loss weightings: choose one") }
 }
 
 /// A DDPM: a ``UNet`` trained with ``ddpmLoss(denoiser:diffusionSteps:data:generator:)`` and
@@ -73,6 +79,6 @@ public final class DDPM: SingleLossTask, DiffusionModel {
 
     public func loss(batch: Batch, generator: RandomGenerator) -> Tensor {
         ddpmLoss(denoiser: denoiser, diffusionSteps: configuration.diffusionSteps, data: batch.images, generator: generator,
-                 labels: trainingLabels(batch, generator: generator), minSNRGamma: configuration.minSNRGamma)
+                 labels: trainingLabels(batch, generator: generator), minSNRGamma: configuration.minSNRGamma, edm: configuration.edm)
     }
 }

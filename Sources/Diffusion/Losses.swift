@@ -10,12 +10,17 @@ import GenCore
 ///   - generator: draws the steps and the noise
 ///   - labels: the images' classes for a class-conditional network (the null class for dropped ones)
 ///   - minSNRGamma: weights each image's error by min-SNR-γ (``minSNRWeights(_:prediction:gamma:)``); nil: equal weights
+///   - edm: draws the steps at EDM's log-normal noise levels (the nearest step of each) and
+///     weights the errors by EDM's λ(σ) (``EDMTraining``); nil: uniform steps
 public func ddpmLoss(denoiser: Denoiser, diffusionSteps: Int, data: Tensor, generator: RandomGenerator, labels: [Int]? = nil,
-                     minSNRGamma: Float? = nil) -> Tensor {
+                     minSNRGamma: Float? = nil, edm: EDMTraining? = nil) -> Tensor {
     let batch = data.shape[0]
-    let times = (0..<batch).map { _ in Double(1 + generator.nextInt(below: diffusionSteps)) / Double(diffusionSteps) }
+    let steps = Double(diffusionSteps)
+    let times = edm.map { edm in
+        edm.times(batch, process: denoiser.process, generator: generator).map { min(max(($0 * steps).rounded(), 1), steps) / steps }
+    } ?? (0..<batch).map { _ in Double(1 + generator.nextInt(below: diffusionSteps)) / steps }
     let noise = Tensor.randomNormal(data.shape, using: generator)
-    return regressionLoss(denoiser: denoiser, data: data, noise: noise, times: times, labels: labels, minSNRGamma: minSNRGamma)
+    return regressionLoss(denoiser: denoiser, data: data, noise: noise, times: times, labels: labels, minSNRGamma: minSNRGamma, edm: edm)
 }
 
 /// Min-SNR-γ loss weights (Hang et al. 2023, "Efficient Diffusion Training via Min-SNR
@@ -47,19 +52,94 @@ public func minSNRWeights(_ c: PathCoefficients, prediction: Prediction, gamma: 
 /// `s = −ε̂/σ`, `λ·‖s + ε/σ‖² = ‖ε̂ − ε‖²`, so the loss is the mean squared error of the
 /// implied noise (averaged rather than summed over dimensions, a constant factor).
 ///
-/// With `minSNRGamma` each image's noise error is weighted by min(SNR, γ)/SNR instead (Hang et al. 2023).
+/// With `minSNRGamma` each image's noise error is weighted by min(SNR, γ)/SNR instead (Hang et al. 2023);
+/// with `edm` the times are EDM's log-normal noise levels and the weights its λ(σ) (``EDMTraining``).
 public func denoisingScoreMatchingLoss(denoiser: Denoiser, data: Tensor, generator: RandomGenerator, labels: [Int]? = nil,
-                                       minSNRGamma: Float? = nil) -> Tensor {
+                                       minSNRGamma: Float? = nil, edm: EDMTraining? = nil) -> Tensor {
     let batch = data.shape[0]
     let epsilon = denoiser.process.minimumTime
-    let times = (0..<batch).map { _ in epsilon + (1 - epsilon) * Double(generator.nextUniform()) }
+    let times = edm?.times(batch, process: denoiser.process, generator: generator)
+        ?? (0..<batch).map { _ in epsilon + (1 - epsilon) * Double(generator.nextUniform()) }
     let noise = Tensor.randomNormal(data.shape, using: generator)
     let xt = noisy(data, noise, times, denoiser.process)
     let output = denoiser.output(xt, times: times, labels: labels)
     let c = denoiser.process.coefficients(times, rank: data.rank)
     let error = (Prediction.noise(from: output, denoiser.prediction, xt: xt, c) - noise).squared()
+    if let edm { return (error * edm.weights(c, prediction: .noise)).mean() }
     guard let minSNRGamma else { return error.mean() }
     return (error * minSNRWeights(c, prediction: .noise, gamma: minSNRGamma)).mean()
+}
+
+/// EDM's training recipe (Karras et al. 2022, "Elucidating the Design Space of Diffusion-Based
+/// Generative Models", Sec. 5 and Table 1): noise levels drawn log-normal, ln σ ~ N(P_mean, P_std²),
+/// and each image's error in data space weighted by λ(σ) = (σ² + σ_data²)/(σ·σ_data)². σ is the
+/// process's noise relative to its signal, σ(t)/α(t), the variance-exploding form EDM writes
+/// every process in (its Eq. 4 with s(t) = α).
+///
+/// On each prediction's own error, which is the data-space error times a known factor (the data
+/// error is −σ/α times the noise error, −σ/det times the velocity error), the weight is
+/// `(σ² + σ_data²·α²)/σ_data²` over α² (noise), σ² (data) or det² (velocity), det = α·a − σ·b.
+///
+/// EDM's preconditioned network is, at σ_data = 1 on a variance-preserving process (`ddpm`,
+/// `sde --sde vp`), the v-prediction network: its input scaling c_in = 1/√(σ² + 1) is the VP
+/// process's own `xt`, and its output F = (σ·data − noise)/√(σ² + 1) is −v; λ(σ) then weights
+/// the velocity error by exactly 1. So `--prediction velocity` with `--edm --edm-sigma-data 1` is
+/// EDM's parametrization and loss; the other predictions get EDM's noise levels and weights.
+public struct EDMTraining: Codable, Sendable, Equatable {
+    /// P_mean, the mean of ln σ (the paper's −1.2).
+    public var meanLogSigma: Double
+    /// P_std, the standard deviation of ln σ (the paper's 1.2).
+    public var stdLogSigma: Double
+    /// σ_data, the standard deviation of the data (the paper's 0.5 for images in [−1, 1]).
+    public var sigmaData: Double
+
+    public init(meanLogSigma: Double = -1.2, stdLogSigma: Double = 1.2, sigmaData: Double = 0.5) {
+        self.meanLogSigma = meanLogSigma
+        self.stdLogSigma = stdLogSigma
+        self.sigmaData = sigmaData
+    }
+
+    /// Throws unless the three numbers are finite and the two deviations positive.
+    public func validate() throws(ConfigurationError) {
+        guard meanLogSigma.isFinite, stdLogSigma > 0, stdLogSigma.isFinite, sigmaData > 0, sigmaData.isFinite else {
+            throw .settings("EDM needs a finite P_mean and positive, finite P_std and σ_data (--edm-sigma-data)")
+        }
+    }
+
+    /// `count` times of `process` whose noise levels σ(t)/α(t) are log-normal: each level is
+    /// drawn, then its time found by bisection (σ/α grows with t), within the process's
+    /// [minimumTime, 1], where levels beyond its range stop.
+    public func times(_ count: Int, process: any NoiseProcess, generator: RandomGenerator) -> [Double] {
+        let low = process.minimumTime
+        func level(_ t: Double) -> Double { process.sigma(t) / process.alpha(t) }
+        return (0..<count).map { _ in
+            let target = Foundation.exp(meanLogSigma + stdLogSigma * Double(generator.nextNormal()))
+            var (lower, upper) = (low, 1.0)
+            if level(lower) >= target { return lower }
+            if !(level(upper) > target) { return upper }
+            for _ in 0..<60 {
+                let middle = 0.5 * (lower + upper)
+                if level(middle) < target { lower = middle } else { upper = middle }
+            }
+            return 0.5 * (lower + upper)
+        }
+    }
+
+    /// The weights on the error of a network predicting `prediction`, `[N, 1, …]` like the
+    /// coefficients, that make it λ(σ) times the error of the data it implies.
+    public func weights(_ c: PathCoefficients, prediction: Prediction) -> Tensor {
+        withoutGradients {
+            let d2 = Float(sigmaData * sigmaData)
+            let numerator = (c.sigma * c.sigma + c.alpha * c.alpha * d2) / d2
+            switch prediction {
+            case .noise: return numerator / (c.alpha * c.alpha)
+            case .data: return numerator / (c.sigma * c.sigma).clamped(1e-20)
+            case .velocity:
+                let det = c.alpha * c.velocityNoise - c.sigma * c.velocityData
+                return numerator / (det * det)
+            }
+        }
+    }
 }
 
 /// The conditional flow matching loss (Lipman et al. 2023, Eq. 9; Tong et al. 2023 for the
@@ -101,13 +181,14 @@ public enum TimeSampling: String, Codable, Sendable, CaseIterable {
 }
 
 /// The mean squared error between the network's output at `xt` and its target, each image's
-/// weighted by min-SNR-γ when `minSNRGamma` is given.
+/// weighted by min-SNR-γ when `minSNRGamma` is given, or by EDM's λ(σ) when `edm` is.
 public func regressionLoss(denoiser: Denoiser, data: Tensor, noise: Tensor, times: [Double], labels: [Int]? = nil,
-                           minSNRGamma: Float? = nil) -> Tensor {
+                           minSNRGamma: Float? = nil, edm: EDMTraining? = nil) -> Tensor {
     let c = denoiser.process.coefficients(times, rank: data.rank)
     let xt = c.alpha * data + c.sigma * noise
     let target = Prediction.target(denoiser.prediction, data: data, noise: noise, c)
     let error = (denoiser.output(xt, times: times, labels: labels) - target).squared()
+    if let edm { return (error * edm.weights(c, prediction: denoiser.prediction)).mean() }
     guard let minSNRGamma else { return error.mean() }
     return (error * minSNRWeights(c, prediction: denoiser.prediction, gamma: minSNRGamma)).mean()
 }

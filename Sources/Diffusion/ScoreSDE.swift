@@ -11,10 +11,13 @@ public struct ScoreSDEConfiguration: ConditionalUNetConfiguration {
     /// Min-SNR-γ loss weighting of the noise error (``minSNRWeights(_:prediction:gamma:)``);
     /// nil: the paper's λ(t) = σ².
     public var minSNRGamma: Float?
+    /// EDM's noise levels and loss weighting (``EDMTraining``); nil: uniform times.
+    public var edm: EDMTraining?
 
     public init(unet: UNetConfiguration = .small, sde: SDEConfiguration = SDEConfiguration(.vp), prediction: Prediction = .noise,
-                minSNRGamma: Float? = nil) {
+                minSNRGamma: Float? = nil, edm: EDMTraining? = nil) {
         self.minSNRGamma = minSNRGamma
+        self.edm = edm
         self.unet = unet
         self.sde = sde
         self.prediction = prediction
@@ -25,7 +28,7 @@ public struct ScoreSDEConfiguration: ConditionalUNetConfiguration {
     public func validate() throws(ConfigurationError) {
         try unet.validate()
         try validateConditioning()
-        try validateMinSNR(minSNRGamma)
+        try validateWeighting(minSNRGamma: minSNRGamma, edm: edm)
         let s = sde
         guard s.betaMin > 0, s.betaMax >= s.betaMin, s.sigmaMin > 0, s.sigmaMax > s.sigmaMin, s.betaMax.isFinite, s.sigmaMax.isFinite else {
             throw .settings("need 0 < --beta-min ≤ --beta-max and 0 < --sigma-min < --sigma-max")
@@ -52,6 +55,6 @@ public final class ScoreSDE: SingleLossTask, DiffusionModel {
 
     public func loss(batch: Batch, generator: RandomGenerator) -> Tensor {
         denoisingScoreMatchingLoss(denoiser: denoiser, data: batch.images, generator: generator,
-                                   labels: trainingLabels(batch, generator: generator), minSNRGamma: configuration.minSNRGamma)
+                                   labels: trainingLabels(batch, generator: generator), minSNRGamma: configuration.minSNRGamma, edm: configuration.edm)
     }
 }

@@ -39,6 +39,25 @@ struct UNetOptions: ParsableArguments {
     }
 }
 
+/// EDM's training recipe, for ddpm and sde.
+struct EDMOptions: ParsableArguments {
+    @Flag(help: ArgumentHelp("EDM's training recipe (Karras et al. 2022): noise levels with ln σ ~ N(−1.2, 1.2²) and the loss weight (σ² + σ_data²)/(σ·σ_data)².",
+                             discussion: "With --prediction velocity and --edm-sigma-data 1 on a variance-preserving process this is EDM's preconditioned network and loss."))
+    var edm = false
+
+    @Option(help: "σ_data of --edm, the data's standard deviation (the paper's 0.5).")
+    var edmSigmaData: Double?
+
+    /// The recipe asked for; nil without --edm.
+    func training() throws -> EDMTraining? {
+        guard edm else {
+            if edmSigmaData != nil { throw GenError.usage("--edm-sigma-data goes with --edm") }
+            return nil
+        }
+        return EDMTraining(sigmaData: edmSigmaData ?? 0.5)
+    }
+}
+
 struct TrainDDPM: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: DDPMFamily.kind, abstract: "Train \(DDPMFamily.summary).")
 
@@ -57,10 +76,12 @@ struct TrainDDPM: ParsableCommand {
     @Option(help: "Min-SNR-γ loss weighting (Hang et al. 2023; the paper's γ is 5); default: none.")
     var minSnr: Float?
 
+    @OptionGroup var edm: EDMOptions
+
     func run() throws {
         try TrainingCommand.run(DDPMFamily.self, common) { data in
             DDPMConfiguration(unet: try unet.configuration(for: data), schedule: schedule, diffusionSteps: diffusionSteps, prediction: prediction,
-                              minSNRGamma: minSnr)
+                              minSNRGamma: minSnr, edm: try edm.training())
         }
     }
 }
@@ -92,11 +113,13 @@ struct TrainSDE: ParsableCommand {
     @Option(help: "Min-SNR-γ weighting of the noise error (Hang et al. 2023; the paper's γ is 5); default: the paper's λ = σ².")
     var minSnr: Float?
 
+    @OptionGroup var edm: EDMOptions
+
     func run() throws {
         try TrainingCommand.run(ScoreSDEFamily.self, common) { data in
             ScoreSDEConfiguration(unet: try unet.configuration(for: data),
                                   sde: SDEConfiguration(sde, betaMin: betaMin, betaMax: betaMax, sigmaMin: sigmaMin, sigmaMax: sigmaMax),
-                                  prediction: prediction, minSNRGamma: minSnr)
+                                  prediction: prediction, minSNRGamma: minSnr, edm: try edm.training())
         }
     }
 }

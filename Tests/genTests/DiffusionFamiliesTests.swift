@@ -45,6 +45,27 @@ struct DiffusionFamiliesTests {
         }
     }
 
+    /// The recipe flags reach the run's configuration (and so its loss, which RecipeTests check);
+    /// two weightings at once, or σ_data without --edm, are usage errors that leave no run.
+    @Test func recipeFlagsReachTheRun() throws {
+        let scratch = try Scratch()
+        for (kind, flags, expected) in [("ddpm", ["--edm", "--prediction", "velocity", "--edm-sigma-data", "1"], "\"sigmaData\" : 1"),
+                                        ("sde", ["--edm"], "\"meanLogSigma\" : -1.2"), ("ddpm", ["--min-snr", "5"], "\"minSNRGamma\" : 5"),
+                                        ("flow", ["--time-sampling", "logit-normal"], "\"timeSampling\" : \"logit-normal\"")] {
+            let run = scratch.path("\(kind)-\(flags[0])")
+            let trained = try runGen(tinyDiffusionTraining(kind, run, steps: 2, extra: flags))
+            #expect(trained.status == 0, "\(flags): \(trained.standardError)")
+            let config = try String(contentsOfFile: "\(run)/config.json", encoding: .utf8)
+            #expect(config.contains(expected), "\(flags): \(config)")
+        }
+        for flags in [["--edm", "--min-snr", "5"], ["--edm-sigma-data", "1"], ["--edm", "--edm-sigma-data", "0"]] {
+            let run = scratch.path("refused")
+            let refused = try runGen(tinyDiffusionTraining("ddpm", run, extra: flags))
+            #expect(refused.status == 64 && refused.standardError.contains("edm"), "\(flags): \(refused.standardError)")
+            #expect(!FileManager.default.fileExists(atPath: "\(run)/config.json"), "\(flags)")
+        }
+    }
+
     /// Bits per dimension of a tiny run: one JSON line with the estimate and how it was made.
     @Test(arguments: ["ddpm", "sde", "flow"])
     func evalBitsPerDimension(_ kind: String) throws {
