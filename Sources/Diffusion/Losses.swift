@@ -41,8 +41,7 @@ public func minSNRWeights(_ c: PathCoefficients, prediction: Prediction, gamma: 
         case .noise: return clipped / snr.clamped(1e-20)
         case .data: return clipped
         case .velocity:
-            let det = c.alpha * c.velocityNoise - c.sigma * c.velocityData
-            return clipped * (c.sigma * c.sigma) / (det * det)
+            return clipped * (c.sigma * c.sigma) / c.determinant.squared()
         }
     }
 }
@@ -134,9 +133,7 @@ public struct EDMTraining: Codable, Sendable, Equatable {
             switch prediction {
             case .noise: return numerator / (c.alpha * c.alpha)
             case .data: return numerator / (c.sigma * c.sigma).clamped(1e-20)
-            case .velocity:
-                let det = c.alpha * c.velocityNoise - c.sigma * c.velocityData
-                return numerator / (det * det)
+            case .velocity: return numerator / c.determinant.squared()
             }
         }
     }

@@ -15,6 +15,10 @@ public struct PathCoefficients {
         self.velocityData = velocityData
     }
 
+    /// `α·a − σ·b`, the determinant of `[α σ; b a]`: the data implied by a velocity error is
+    /// −σ/det times it, the noise α/det times it (never 0 for a process that can be sampled).
+    public var determinant: Tensor { alpha * velocityNoise - sigma * velocityData }
+
     /// A variance-preserving process's coefficients (α² + σ² = 1, Salimans & Ho's velocity).
     public init(alpha: Tensor, sigma: Tensor) {
         self.init(alpha: alpha, sigma: sigma, velocityNoise: alpha, velocityData: -sigma)
@@ -44,7 +48,7 @@ public enum Prediction: String, Codable, Sendable, CaseIterable {
         case .noise: return output
         case .data: return (xt - c.alpha * output) / c.sigma                  // ε = (xt − α·x̂)/σ
         case .velocity:                                                       // ε = (α·v − b·xt)/det
-            return (c.alpha * output - c.velocityData * xt) / determinant(c)
+            return (c.alpha * output - c.velocityData * xt) / c.determinant
         }
     }
 
@@ -54,7 +58,7 @@ public enum Prediction: String, Codable, Sendable, CaseIterable {
         case .noise: return (xt - c.sigma * output) / c.alpha                 // x̂ = (xt − σ·ε)/α
         case .data: return output
         case .velocity:                                                       // x̂ = (a·xt − σ·v)/det
-            return (c.velocityNoise * xt - c.sigma * output) / determinant(c)
+            return (c.velocityNoise * xt - c.sigma * output) / c.determinant
         }
     }
 
@@ -67,10 +71,6 @@ public enum Prediction: String, Codable, Sendable, CaseIterable {
     /// The score ∇ log p(xt) = −ε/σ.
     public static func score(from output: Tensor, _ kind: Prediction, xt: Tensor, _ c: PathCoefficients) -> Tensor {
         -noise(from: output, kind, xt: xt, c) / c.sigma
-    }
-
-    private static func determinant(_ c: PathCoefficients) -> Tensor {
-        c.alpha * c.velocityNoise - c.sigma * c.velocityData
     }
 }
 
